@@ -111,7 +111,7 @@ impl FromConfigValue for String {
 }
 
 /// A memory size in bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct MemorySize(pub u64);
 
 impl FromConfigValue for MemorySize {

@@ -1,0 +1,144 @@
+//! `spate run`: check the configuration, then run a job binary with it.
+
+use crate::config_cmd::{self, ConfigArgs};
+use crate::ExitStatusError;
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+use spate_common::config::{keys, ENV_CONFIG_FILE, ENV_DYNAMIC_PROPERTIES};
+use std::ffi::OsString;
+use std::io::ErrorKind;
+use std::path::Path;
+use std::process::{Command, ExitCode, ExitStatus};
+
+/// Exit status when the job binary cannot be started.
+const EXIT_CANNOT_START: u8 = 2;
+
+/// Arguments of `spate run` (its help text is on `Command::Run`).
+#[derive(Debug, Args)]
+#[command(after_long_help = "\
+Options of spate come before the job binary; everything after it is passed to the job as is.
+
+Examples:
+  spate run ./wordcount --input words.txt --output counts
+  spate run -p 4 -D execution.runtime-mode=BATCH -D execution.buffer-timeout=10ms ./wordcount
+  spate run -c conf/config.yaml -Dparallelism.default=8 ./wordcount --input big.txt")]
+pub(crate) struct RunArgs {
+    /// Default parallelism of operators (sets parallelism.default, overriding -D and the file).
+    #[arg(short = 'p', long, value_name = "N")]
+    parallelism: Option<u64>,
+
+    #[command(flatten)]
+    config: ConfigArgs,
+
+    /// The job binary (a program linked with Spate; found on PATH if it has no `/`), then its
+    /// arguments, passed through verbatim (even ones that look like options of spate).
+    #[arg(
+        value_name = "JOB_BINARY [ARGS]",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true
+    )]
+    command: Vec<OsString>,
+}
+
+impl RunArgs {
+    /// The job binary and its arguments.
+    fn job(&self) -> (&Path, &[OsString]) {
+        match self.command.split_first() {
+            Some((job, rest)) => (Path::new(job), rest),
+            // clap requires at least one value.
+            None => (Path::new(""), &[]),
+        }
+    }
+}
+
+pub(crate) fn run(args: &RunArgs) -> Result<ExitCode> {
+    let config_cmd::Effective { mut conf, file } = config_cmd::load(&args.config)?;
+    if let Some(p) = args.parallelism {
+        conf.set(&keys::PARALLELISM_DEFAULT, p)
+            .context("-p/--parallelism")?;
+    }
+    // SPATE_DYNAMIC_PROPERTIES holds one `key=value` per line, so a value cannot span lines.
+    if let Some((key, _)) = conf.iter().find(|(_, v)| v.contains(['\n', '\r'])) {
+        bail!("the value of configuration key '{key}' contains a line break, which cannot be passed to the job");
+    }
+
+    let (job, job_args) = args.job();
+    let mut command = Command::new(job);
+    command
+        .args(job_args)
+        .env(ENV_DYNAMIC_PROPERTIES, conf.to_properties());
+    match &file {
+        Some(path) => command.env(ENV_CONFIG_FILE, path),
+        None => command.env_remove(ENV_CONFIG_FILE),
+    };
+    let mut child = command.spawn().map_err(|e| cannot_start(args, &e))?;
+    let status = child
+        .wait()
+        .with_context(|| format!("waiting for job binary '{}'", args.job().0.display()))?;
+    Ok(exit_code(args, status))
+}
+
+fn cannot_start(args: &RunArgs, e: &std::io::Error) -> anyhow::Error {
+    let path = args.job().0.display();
+    let message = match e.kind() {
+        ErrorKind::NotFound => format!("job binary '{path}' not found"),
+        ErrorKind::PermissionDenied => format!("job binary '{path}' is not executable"),
+        _ => format!("cannot start job binary '{path}': {e}"),
+    };
+    ExitStatusError {
+        code: EXIT_CANNOT_START,
+        message,
+    }
+    .into()
+}
+
+/// The child's exit code, or 128 + the signal that killed it (reported on stderr).
+fn exit_code(args: &RunArgs, status: ExitStatus) -> ExitCode {
+    if let Some(code) = status.code() {
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt as _;
+        if let Some(signal) = status.signal() {
+            let core = if status.core_dumped() {
+                " (core dumped)"
+            } else {
+                ""
+            };
+            eprintln!(
+                "error: job binary '{}' was killed by signal {signal}{}{core}",
+                args.job().0.display(),
+                signal_name(signal)
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default()
+            );
+            return ExitCode::from(u8::try_from(128 + signal).unwrap_or(u8::MAX));
+        }
+    }
+    eprintln!(
+        "error: job binary '{}' ended with {status}",
+        args.job().0.display()
+    );
+    ExitCode::FAILURE
+}
+
+#[cfg(unix)]
+fn signal_name(signal: i32) -> Option<&'static str> {
+    Some(match signal {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        15 => "SIGTERM",
+        _ => return None,
+    })
+}

@@ -1,0 +1,324 @@
+//! Channels carry batches of records from producer subtasks to one consumer subtask.
+//!
+//! A consumer subtask has one channel, shared by every producer subtask of every input edge
+//! (a union is several edges into one channel). Two kinds:
+//! - **pipelined** (streaming): a bounded queue of batches. A producer whose batch does not fit
+//!   waits, which is how backpressure travels upstream. Each producer ends with [`Envelope::End`];
+//!   the consumer ends after it counted one from every producer.
+//! - **blocking** (batch): a [`BlockingPartition`] that accepts everything, keeps serialized batches
+//!   in memory up to a budget and spills the rest to a temporary file. It is read only after every
+//!   producer finished (the scheduler guarantees it), so it needs no end markers.
+
+use crate::context::JobControl;
+use crate::error::{Error, Result};
+use crate::Data;
+use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::marker::PhantomData;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How often a blocked sender or receiver looks at the cancel flag.
+const CANCEL_POLL: Duration = Duration::from_millis(50);
+/// Largest serialized batch accepted when reading a spill file back (guards against corruption).
+const MAX_FRAME: usize = 1 << 30;
+
+/// What travels through a pipelined channel.
+#[derive(Debug)]
+pub enum Envelope<T> {
+    /// A batch of records.
+    Records(Vec<T>),
+    /// One producer has no more records.
+    End,
+}
+
+/// The producer side.
+pub enum ChannelTx<T> {
+    /// Bounded queue.
+    Pipelined(Sender<Envelope<T>>),
+    /// Blocking partition.
+    Blocking(Arc<BlockingPartition<T>>),
+}
+
+impl<T> Clone for ChannelTx<T> {
+    fn clone(&self) -> Self {
+        match self {
+            ChannelTx::Pipelined(s) => ChannelTx::Pipelined(s.clone()),
+            ChannelTx::Blocking(p) => ChannelTx::Blocking(p.clone()),
+        }
+    }
+}
+
+/// Returned when the job was cancelled while waiting.
+#[derive(Debug, PartialEq, Eq)]
+pub struct WasCancelled;
+
+impl<T: Data> ChannelTx<T> {
+    /// Sends a batch, waiting while the channel is full (backpressure).
+    pub fn send(&self, batch: Vec<T>, control: &JobControl) -> std::result::Result<Result<()>, WasCancelled> {
+        match self {
+            ChannelTx::Pipelined(tx) => send_pipelined(tx, Envelope::Records(batch), control).map(Ok),
+            ChannelTx::Blocking(p) => Ok(p.write(&batch)),
+        }
+    }
+
+    /// Tells the consumer this producer is done.
+    pub fn end(&self, control: &JobControl) -> std::result::Result<(), WasCancelled> {
+        match self {
+            ChannelTx::Pipelined(tx) => send_pipelined(tx, Envelope::End, control),
+            ChannelTx::Blocking(_) => Ok(()),
+        }
+    }
+}
+
+fn send_pipelined<T>(tx: &Sender<Envelope<T>>, mut msg: Envelope<T>, control: &JobControl) -> std::result::Result<(), WasCancelled> {
+    match tx.try_send(msg) {
+        Ok(()) => return Ok(()),
+        Err(TrySendError::Disconnected(_)) => return Err(WasCancelled),
+        Err(TrySendError::Full(m)) => msg = m,
+    }
+    loop {
+        if control.is_cancelled() {
+            return Err(WasCancelled);
+        }
+        match tx.send_timeout(msg, CANCEL_POLL) {
+            Ok(()) => return Ok(()),
+            Err(SendTimeoutError::Timeout(m)) => msg = m,
+            Err(SendTimeoutError::Disconnected(_)) => return Err(WasCancelled),
+        }
+    }
+}
+
+/// The consumer side.
+pub enum ChannelRx<T> {
+    /// Bounded queue with the number of producers to wait for.
+    Pipelined { rx: Receiver<Envelope<T>>, producers: u32 },
+    /// Blocking partition.
+    Blocking(Arc<BlockingPartition<T>>),
+}
+
+/// Creates a pipelined channel holding at most `capacity` batches.
+pub fn pipelined<T>(capacity: usize, producers: u32) -> (ChannelTx<T>, ChannelRx<T>) {
+    let (tx, rx) = crossbeam_channel::bounded(capacity.max(1));
+    (ChannelTx::Pipelined(tx), ChannelRx::Pipelined { rx, producers })
+}
+
+/// Creates a blocking partition.
+pub fn blocking<T: Data>(memory_budget: u64, spill_dir: PathBuf) -> (ChannelTx<T>, ChannelRx<T>) {
+    let p = Arc::new(BlockingPartition::new(memory_budget, spill_dir));
+    (ChannelTx::Blocking(p.clone()), ChannelRx::Blocking(p))
+}
+
+impl<T: Data> ChannelRx<T> {
+    /// Feeds every batch to `on_event` as `Some(batch)`, and `None` whenever the channel runs dry
+    /// (a moment to flush), until all producers ended. Returns `Err(WasCancelled)` inside `Ok` if
+    /// the job was cancelled.
+    pub fn drain(
+        self,
+        control: &JobControl,
+        mut on_event: impl FnMut(Option<Vec<T>>),
+    ) -> Result<std::result::Result<(), WasCancelled>> {
+        match self {
+            ChannelRx::Pipelined { rx, producers } => {
+                let mut ended = 0;
+                while ended < producers {
+                    let msg = match rx.try_recv() {
+                        Ok(m) => m,
+                        Err(_) => {
+                            on_event(None);
+                            loop {
+                                if control.is_cancelled() {
+                                    return Ok(Err(WasCancelled));
+                                }
+                                match rx.recv_timeout(CANCEL_POLL) {
+                                    Ok(m) => break m,
+                                    Err(RecvTimeoutError::Timeout) => continue,
+                                    Err(RecvTimeoutError::Disconnected) => {
+                                        return Err(Error::Internal("every producer vanished without ending".into()))
+                                    }
+                                }
+                            }
+                        }
+                    };
+                    match msg {
+                        Envelope::Records(b) => on_event(Some(b)),
+                        Envelope::End => ended += 1,
+                    }
+                }
+                Ok(Ok(()))
+            }
+            ChannelRx::Blocking(p) => {
+                p.read(|batch| {
+                    if control.is_cancelled() {
+                        return Err(WasCancelled);
+                    }
+                    on_event(Some(batch));
+                    Ok(())
+                })
+            }
+        }
+    }
+}
+
+/// A blocking (batch) partition: the complete output of all producers for one consumer subtask.
+pub struct BlockingPartition<T> {
+    inner: Mutex<Stored>,
+    budget: u64,
+    spill_dir: PathBuf,
+    _type: PhantomData<fn(T) -> T>,
+}
+
+#[derive(Default)]
+struct Stored {
+    memory: Vec<Vec<u8>>,
+    memory_bytes: u64,
+    spill: Option<BufWriter<File>>,
+    spilled_bytes: u64,
+}
+
+impl<T: Data> BlockingPartition<T> {
+    /// A partition that keeps `budget` serialized bytes in memory and spills the rest to `spill_dir`.
+    pub fn new(budget: u64, spill_dir: PathBuf) -> Self {
+        BlockingPartition { inner: Mutex::new(Stored::default()), budget, spill_dir, _type: PhantomData }
+    }
+
+    /// Appends a batch.
+    pub fn write(&self, batch: &[T]) -> Result<()> {
+        let bytes = postcard::to_allocvec(batch).map_err(|e| Error::Codec(format!("cannot encode a batch: {e}")))?;
+        let mut s = self.inner.lock().map_err(|_| Error::Internal("partition lock poisoned".into()))?;
+        if s.spill.is_none() && s.memory_bytes + bytes.len() as u64 <= self.budget {
+            s.memory_bytes += bytes.len() as u64;
+            s.memory.push(bytes);
+            return Ok(());
+        }
+        if s.spill.is_none() {
+            let f = tempfile::tempfile_in(&self.spill_dir)
+                .map_err(|e| Error::io(format!("cannot create a spill file in {}", self.spill_dir.display()), e))?;
+            s.spill = Some(BufWriter::with_capacity(1 << 16, f));
+        }
+        s.spilled_bytes += 4 + bytes.len() as u64;
+        let len = u32::try_from(bytes.len()).map_err(|_| Error::Codec("batch larger than 4 GiB".into()))?;
+        if let Some(w) = s.spill.as_mut() {
+            w.write_all(&len.to_le_bytes())
+                .and_then(|_| w.write_all(&bytes))
+                .map_err(|e| Error::io("cannot write spill file", e))?;
+        }
+        Ok(())
+    }
+
+    /// Bytes spilled to disk so far.
+    pub fn spilled_bytes(&self) -> u64 {
+        self.inner.lock().map(|s| s.spilled_bytes).unwrap_or(0)
+    }
+
+    /// Reads every batch (memory first, then the spill file), consuming them.
+    pub fn read<E>(&self, mut f: impl FnMut(Vec<T>) -> std::result::Result<(), E>) -> Result<std::result::Result<(), E>> {
+        let (memory, spill) = {
+            let mut s = self.inner.lock().map_err(|_| Error::Internal("partition lock poisoned".into()))?;
+            s.memory_bytes = 0;
+            (std::mem::take(&mut s.memory), s.spill.take())
+        };
+        for bytes in memory {
+            if let Err(e) = f(decode(&bytes)?) {
+                return Ok(Err(e));
+            }
+        }
+        if let Some(w) = spill {
+            let mut file = w.into_inner().map_err(|e| Error::io("cannot flush spill file", e.into_error()))?;
+            file.seek(SeekFrom::Start(0)).map_err(|e| Error::io("cannot rewind spill file", e))?;
+            let mut r = BufReader::with_capacity(1 << 16, file);
+            let mut buf = Vec::new();
+            while let Some(()) = read_frame(&mut r, &mut buf)? {
+                if let Err(e) = f(decode(&buf)?) {
+                    return Ok(Err(e));
+                }
+            }
+        }
+        Ok(Ok(()))
+    }
+}
+
+/// Decodes one serialized batch.
+pub fn decode<T: Data>(bytes: &[u8]) -> Result<Vec<T>> {
+    postcard::from_bytes(bytes).map_err(|e| Error::Codec(format!("corrupt batch of {} bytes: {e}", bytes.len())))
+}
+
+/// Reads one length-prefixed frame; `None` at a clean end of input.
+pub fn read_frame(r: &mut impl Read, buf: &mut Vec<u8>) -> Result<Option<()>> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len[..1]) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(Error::io("cannot read spill file", e)),
+    }
+    r.read_exact(&mut len[1..]).map_err(|e| Error::Codec(format!("truncated frame header: {e}")))?;
+    let len = u32::from_le_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(Error::Codec(format!("frame of {len} bytes exceeds the limit of {MAX_FRAME}")));
+    }
+    buf.resize(len, 0);
+    r.read_exact(buf).map_err(|e| Error::Codec(format!("truncated frame of {len} bytes: {e}")))?;
+    Ok(Some(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocking_partition_spills_past_its_budget_and_reads_everything_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let p: BlockingPartition<(String, u64)> = BlockingPartition::new(1024, dir.path().to_path_buf());
+        let mut expected = Vec::new();
+        for b in 0..50u64 {
+            let batch: Vec<(String, u64)> = (0..20).map(|i| (format!("k{b}-{i}"), b * 100 + i)).collect();
+            expected.extend(batch.clone());
+            p.write(&batch).unwrap();
+        }
+        assert!(p.spilled_bytes() > 0);
+        let mut got = Vec::new();
+        p.read(|b| {
+            got.extend(b);
+            Ok::<_, ()>(())
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn pipelined_channel_applies_backpressure_and_counts_ends() {
+        let control = JobControl::default();
+        let (tx, rx) = pipelined::<u32>(1, 2);
+        tx.send(vec![1], &control).unwrap().unwrap();
+        // The channel is full: a second send waits until cancelled.
+        let control2 = Arc::new(JobControl::default());
+        let c = control2.clone();
+        let t2 = tx.clone();
+        let h = spate_common::task::spawn_named("sender", move || t2.send(vec![2], &c).map(|_| ())).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!h.is_finished());
+        control2.cancel();
+        assert_eq!(h.join().unwrap(), Err(WasCancelled));
+        tx.end(&control).unwrap();
+        let t3 = tx.clone();
+        let h = spate_common::task::spawn_named("ender", move || t3.end(&JobControl::default())).unwrap();
+        let mut got = Vec::new();
+        rx.drain(&control, |b| got.extend(b.unwrap_or_default())).unwrap().unwrap();
+        h.join().unwrap().unwrap();
+        assert_eq!(got, vec![1]);
+    }
+
+    #[test]
+    fn frames_reject_truncated_oversized_and_garbage_input() {
+        let mut buf = Vec::new();
+        assert!(read_frame(&mut &[][..], &mut buf).unwrap().is_none());
+        assert!(read_frame(&mut &[1, 0][..], &mut buf).is_err());
+        assert!(read_frame(&mut &[5, 0, 0, 0, 1, 2][..], &mut buf).is_err());
+        assert!(read_frame(&mut &[0xff, 0xff, 0xff, 0xff][..], &mut buf).is_err());
+        assert!(decode::<(String, u64)>(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).is_err());
+        assert!(decode::<String>(&[3, b'a', 0xff, 0xfe]).is_err());
+    }
+}

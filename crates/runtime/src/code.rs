@@ -1,0 +1,318 @@
+//! The code of a job, apart from its shape.
+//!
+//! The job graph names operators and edges by id; [`JobCode`] maps those ids to typed factories
+//! behind object-safe traits. Types meet only at chain links and channels, where an erased value
+//! is converted back once per subtask (not per record): the factory of an operator with output `O`
+//! receives its outputs as erased `Box<dyn Output<O>>` and returns its own input as an erased
+//! `Box<dyn Output<I>>`.
+
+use crate::channel::{self, ChannelRx, ChannelTx};
+use crate::context::TaskContext;
+use crate::error::{Error, Result};
+use crate::failure;
+use crate::operator::{Chained, ChainLink, CountingOutput, Operator};
+use crate::output::{combine, erase, unerase, Discard, ErasedOutput, Output};
+use crate::record_writer::{Partitioner, RecordWriter};
+use crate::sink::{Sink, SinkOperator};
+use crate::source::{ReadStatus, Source, SplitEnumerator};
+use crate::Data;
+use spate_common::ids::{EdgeId, OperatorId};
+use spate_graph::{ExchangeMode, Partitioning};
+use std::any::Any;
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A type-erased [`ChannelTx<T>`].
+pub type ErasedTx = Arc<dyn Any + Send + Sync>;
+/// A type-erased [`ChannelRx<T>`].
+pub type ErasedRx = Box<dyn Any + Send>;
+/// A type-erased split.
+pub type ErasedSplit = Box<dyn Any + Send>;
+
+/// How to build the channel of one consumer subtask.
+#[derive(Clone, Debug)]
+pub struct ChannelSpec {
+    /// Pipelined or blocking.
+    pub mode: ExchangeMode,
+    /// Pipelined: batches the channel holds.
+    pub capacity: usize,
+    /// Pipelined: producers whose end to wait for.
+    pub producers: u32,
+    /// Blocking: bytes kept in memory before spilling.
+    pub memory_budget: u64,
+    /// Blocking: where spill files go.
+    pub spill_dir: PathBuf,
+}
+
+/// The input side of an operator, typed by its input type.
+pub trait InputCode: Send + Sync {
+    /// Creates the channel of one consumer subtask.
+    fn channel(&self, spec: &ChannelSpec) -> (ErasedTx, ErasedRx);
+    /// Feeds the channel into the chain head until every producer ended, then ends the chain.
+    fn drive(&self, ctx: &TaskContext, rx: ErasedRx, head: ErasedOutput) -> Result<()>;
+}
+
+/// The code of an operator (or sink).
+pub trait OperatorCode: Send + Sync {
+    /// Its input side.
+    fn input(&self) -> &dyn InputCode;
+    /// Builds the operator for one subtask, writing to `outputs`.
+    fn build(&self, ctx: &TaskContext, link: ChainLink, outputs: Vec<ErasedOutput>) -> Result<ErasedOutput>;
+    /// Called once per job before it runs (sinks prepare their destination).
+    fn prepare(&self, _parallelism: u32) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Splits for one reader, from the coordinating side.
+pub trait SplitProvider: Send + Sync {
+    /// The next split for `subtask`, or `None` when there is no more work for it.
+    fn next_split(&self, subtask: u32) -> Option<ErasedSplit>;
+}
+
+/// A type-erased split enumerator.
+pub trait ErasedEnumerator: Send {
+    /// See [`SplitEnumerator::next_split`].
+    fn next_split(&mut self, subtask: u32, host: Option<&str>) -> Option<ErasedSplit>;
+}
+
+struct EnumeratorBox<S>(Box<dyn SplitEnumerator<S>>);
+
+impl<S: Send + 'static> ErasedEnumerator for EnumeratorBox<S> {
+    fn next_split(&mut self, subtask: u32, host: Option<&str>) -> Option<ErasedSplit> {
+        self.0.next_split(subtask, host).map(|s| Box::new(s) as ErasedSplit)
+    }
+}
+
+/// The code of a source.
+pub trait SourceCode: Send + Sync {
+    /// Whether the source ends.
+    fn bounded(&self) -> bool;
+    /// Creates the job's split enumerator.
+    fn create_enumerator(&self, parallelism: u32) -> Result<Box<dyn ErasedEnumerator>>;
+    /// Runs the reader of one subtask until it ends, writing to `outputs`, then ends them.
+    fn run(&self, ctx: &TaskContext, link: ChainLink, splits: &dyn SplitProvider, outputs: Vec<ErasedOutput>) -> Result<()>;
+}
+
+/// The code of an exchange's producer side.
+pub trait EdgeCode: Send + Sync {
+    /// Creates the writer of one producer subtask into the connected consumer channels.
+    fn writer(&self, ctx: &TaskContext, partitioning: Partitioning, targets: &[ErasedTx]) -> Result<ErasedOutput>;
+}
+
+/// The code behind a stream-graph node.
+#[derive(Clone)]
+pub enum NodeCode {
+    /// A source.
+    Source(Arc<dyn SourceCode>),
+    /// An operator or sink.
+    Operator(Arc<dyn OperatorCode>),
+    /// A union: no code, dissolved by the planner.
+    Virtual,
+}
+
+/// All the code of a job, by id.
+#[derive(Clone, Default)]
+pub struct JobCode {
+    /// Node code.
+    pub nodes: HashMap<OperatorId, NodeCode>,
+    /// Edge code.
+    pub edges: HashMap<EdgeId, Arc<dyn EdgeCode>>,
+}
+
+impl JobCode {
+    /// The code of a node.
+    pub fn node(&self, id: OperatorId) -> Result<&NodeCode> {
+        self.nodes.get(&id).ok_or_else(|| Error::Internal(format!("no code for operator {id}")))
+    }
+    /// The code of an edge.
+    pub fn edge(&self, id: EdgeId) -> Result<&Arc<dyn EdgeCode>> {
+        self.edges.get(&id).ok_or_else(|| Error::Internal(format!("no code for edge {id}")))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed implementations.
+
+/// Input side for records of type `I`.
+pub struct TypedInput<I>(PhantomData<fn(I) -> I>);
+
+impl<I> Default for TypedInput<I> {
+    fn default() -> Self {
+        TypedInput(PhantomData)
+    }
+}
+
+impl<I: Data> InputCode for TypedInput<I> {
+    fn channel(&self, spec: &ChannelSpec) -> (ErasedTx, ErasedRx) {
+        let (tx, rx) = match spec.mode {
+            ExchangeMode::Pipelined => channel::pipelined::<I>(spec.capacity, spec.producers),
+            ExchangeMode::Blocking => channel::blocking::<I>(spec.memory_budget, spec.spill_dir.clone()),
+        };
+        (Arc::new(tx), Box::new(rx))
+    }
+
+    fn drive(&self, ctx: &TaskContext, rx: ErasedRx, head: ErasedOutput) -> Result<()> {
+        let rx = rx
+            .downcast::<ChannelRx<I>>()
+            .map_err(|_| Error::Internal("channel type mismatch".into()))?;
+        let mut head = unerase::<I>(head)?;
+        let drained = rx.drain(&ctx.control, |event| match event {
+            Some(batch) => batch.into_iter().for_each(|r| head.collect(r)),
+            None => head.flush(),
+        })?;
+        if drained.is_err() {
+            failure::cancelled();
+        }
+        head.end_input();
+        Ok(())
+    }
+}
+
+struct OperatorFactory<I, O, F> {
+    factory: F,
+    input: TypedInput<I>,
+    _out: PhantomData<fn() -> O>,
+}
+
+impl<I, O, Op, F> OperatorCode for OperatorFactory<I, O, F>
+where
+    I: Data,
+    O: Data,
+    Op: Operator<I, O>,
+    F: Fn(&TaskContext) -> Op + Send + Sync + 'static,
+{
+    fn input(&self) -> &dyn InputCode {
+        &self.input
+    }
+
+    fn build(&self, ctx: &TaskContext, link: ChainLink, outputs: Vec<ErasedOutput>) -> Result<ErasedOutput> {
+        let outs = outputs.into_iter().map(unerase::<O>).collect::<Result<Vec<_>>>()?;
+        let op = (self.factory)(ctx);
+        let chained: Box<dyn Output<I>> = Box::new(Chained::new(op, ctx, link, combine(outs)));
+        Ok(erase(chained))
+    }
+}
+
+/// The code of an operator built by `factory` once per subtask.
+pub fn operator<I, O, Op, F>(factory: F) -> Arc<dyn OperatorCode>
+where
+    I: Data,
+    O: Data,
+    Op: Operator<I, O>,
+    F: Fn(&TaskContext) -> Op + Send + Sync + 'static,
+{
+    Arc::new(OperatorFactory { factory, input: TypedInput::<I>::default(), _out: PhantomData })
+}
+
+struct SinkCode<T> {
+    sink: Arc<dyn Sink<T>>,
+    input: TypedInput<T>,
+}
+
+impl<T: Data> OperatorCode for SinkCode<T> {
+    fn input(&self) -> &dyn InputCode {
+        &self.input
+    }
+
+    fn build(&self, ctx: &TaskContext, link: ChainLink, _outputs: Vec<ErasedOutput>) -> Result<ErasedOutput> {
+        let writer = self.sink.create_writer(ctx)?;
+        let chained: Box<dyn Output<T>> = Box::new(Chained::new(SinkOperator::new(writer), ctx, link, Box::new(Discard)));
+        Ok(erase(chained))
+    }
+
+    fn prepare(&self, parallelism: u32) -> Result<()> {
+        self.sink.initialize(parallelism)
+    }
+}
+
+/// The code of a sink.
+pub fn sink<T: Data>(sink: Arc<dyn Sink<T>>) -> Arc<dyn OperatorCode> {
+    Arc::new(SinkCode { sink, input: TypedInput::default() })
+}
+
+struct SourceCodeImpl<T, S> {
+    source: S,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Data, S: Source<T>> SourceCode for SourceCodeImpl<T, S> {
+    fn bounded(&self) -> bool {
+        self.source.boundedness() == crate::source::Boundedness::Bounded
+    }
+
+    fn create_enumerator(&self, parallelism: u32) -> Result<Box<dyn ErasedEnumerator>> {
+        Ok(Box::new(EnumeratorBox(self.source.create_enumerator(parallelism)?)))
+    }
+
+    fn run(&self, ctx: &TaskContext, link: ChainLink, splits: &dyn SplitProvider, outputs: Vec<ErasedOutput>) -> Result<()> {
+        let outs = outputs.into_iter().map(unerase::<T>).collect::<Result<Vec<_>>>()?;
+        let mut out = CountingOutput::new(combine(outs), link.counters.clone());
+        let name = link.name.clone();
+        let ok_or_fail = |r: Result<ReadStatus>| r.unwrap_or_else(|e| failure::fail(e.to_string()));
+        failure::guard(&name, || {
+            let mut reader = self.source.create_reader(ctx).unwrap_or_else(|e| failure::fail(e.to_string()));
+            let mut last_flush = Instant::now();
+            loop {
+                if ctx.is_cancelled() {
+                    failure::cancelled();
+                }
+                match ok_or_fail(reader.poll_next(&mut out)) {
+                    ReadStatus::MoreAvailable => {
+                        if last_flush.elapsed() >= ctx.buffer_timeout {
+                            out.flush();
+                            last_flush = Instant::now();
+                        }
+                    }
+                    ReadStatus::NothingAvailable => {
+                        out.flush();
+                        last_flush = Instant::now();
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    ReadStatus::NeedSplit => match splits.next_split(ctx.subtask) {
+                        Some(split) => match split.downcast::<S::Split>() {
+                            Ok(s) => reader.add_split(*s).unwrap_or_else(|e| failure::fail(e.to_string())),
+                            Err(_) => failure::fail("split type mismatch"),
+                        },
+                        None => break,
+                    },
+                    ReadStatus::End => break,
+                }
+            }
+        });
+        out.end_input();
+        Ok(())
+    }
+}
+
+/// The code of a source.
+pub fn source<T: Data, S: Source<T>>(source: S) -> Arc<dyn SourceCode> {
+    Arc::new(SourceCodeImpl { source, _t: PhantomData })
+}
+
+struct TypedEdge<T> {
+    partitioner: Partitioner<T>,
+}
+
+impl<T: Data> EdgeCode for TypedEdge<T> {
+    fn writer(&self, ctx: &TaskContext, partitioning: Partitioning, targets: &[ErasedTx]) -> Result<ErasedOutput> {
+        let txs = targets
+            .iter()
+            .map(|t| {
+                t.downcast_ref::<ChannelTx<T>>()
+                    .cloned()
+                    .ok_or_else(|| Error::Internal("channel type mismatch".into()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let w: Box<dyn Output<T>> = Box::new(RecordWriter::new(ctx, partitioning, self.partitioner.clone(), txs));
+        Ok(erase(w))
+    }
+}
+
+/// The code of an edge carrying records of type `T`.
+pub fn edge<T: Data>(partitioner: Partitioner<T>) -> Arc<dyn EdgeCode> {
+    Arc::new(TypedEdge { partitioner })
+}

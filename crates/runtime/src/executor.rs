@@ -1,0 +1,384 @@
+//! The embedded executor: an in-process cluster with a number of task slots.
+//!
+//! `submit` plans the job, prepares sinks, creates every consumer channel and split enumerator,
+//! then starts a job thread (`spate-job <name>`) that schedules subtasks into slots:
+//! - **streaming**: every subtask runs at once; with slot sharing one slot holds one subtask of
+//!   each vertex, so the job needs as many slots as its highest parallelism.
+//! - **batch**: a vertex becomes ready when every producer of its inputs has finished (its blocking
+//!   partitions are complete); ready subtasks take free slots one each, so a job runs with fewer
+//!   slots than its total parallelism.
+//!
+//! The first failure cancels the job: every subtask sees the cancel flag within
+//! [`CANCEL_POLL`](crate::channel) and ends; the job then reports the failure with the operator's
+//! name and message.
+
+use crate::code::{ChannelSpec, ErasedEnumerator, ErasedRx, ErasedSplit, JobCode, NodeCode, SplitProvider};
+use crate::context::{JobControl, TaskContext};
+use crate::error::{Error, Result, TaskFailure};
+use crate::metrics::{JobResult, JobStatus, OperatorCounters, OperatorMetrics};
+use crate::task::{run_subtask, ChannelTable, SubtaskEnd, SubtaskInputs};
+use spate_common::config::{keys, Configuration};
+use spate_common::ids::{JobId, OperatorId, VertexId};
+use spate_common::task::spawn_named;
+use spate_graph::planner::automatic_mode;
+use spate_graph::{plan, ExecutionMode, JobGraph, StreamGraph};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tracing::{info, warn};
+
+/// How long a cancelled job waits for its subtasks before it gives up on them.
+const CANCEL_GRACE: Duration = Duration::from_secs(30);
+
+/// A job ready to run: its graph, its code and its configuration.
+pub struct JobSubmission {
+    /// Job name.
+    pub name: String,
+    /// Logical graph.
+    pub graph: StreamGraph,
+    /// Code by id.
+    pub code: JobCode,
+    /// Configuration.
+    pub config: Configuration,
+}
+
+/// The execution mode a configuration and graph resolve to.
+pub fn resolve_mode(config: &Configuration, graph: &StreamGraph) -> ExecutionMode {
+    match config.get(&keys::RUNTIME_MODE).as_str() {
+        "STREAMING" => ExecutionMode::Streaming,
+        "BATCH" => ExecutionMode::Batch,
+        _ => automatic_mode(graph),
+    }
+}
+
+/// A running job.
+pub struct JobHandle {
+    /// Job id.
+    pub job_id: JobId,
+    control: Arc<JobControl>,
+    thread: JoinHandle<Result<JobResult>>,
+}
+
+impl JobHandle {
+    /// Asks the job to stop; `wait` then returns [`Error::Cancelled`].
+    pub fn cancel(&self) {
+        self.control.cancel();
+    }
+
+    /// Waits for the job's end.
+    pub fn wait(self) -> Result<JobResult> {
+        self.thread.join().unwrap_or_else(|p| {
+            Err(Error::Internal(format!("job thread panicked: {}", crate::failure::payload_message(&*p))))
+        })
+    }
+}
+
+/// Runs jobs inside this process.
+#[derive(Debug, Default)]
+pub struct LocalExecutor;
+
+struct EnumeratorProvider(Mutex<Box<dyn ErasedEnumerator>>);
+
+impl SplitProvider for EnumeratorProvider {
+    fn next_split(&self, subtask: u32) -> Option<ErasedSplit> {
+        self.0.lock().ok()?.next_split(subtask, None)
+    }
+}
+
+struct Shared {
+    job: JobGraph,
+    code: JobCode,
+    channels: ChannelTable,
+    metrics: BTreeMap<OperatorId, OperatorMetrics>,
+}
+
+impl LocalExecutor {
+    /// Runs a job to its end.
+    pub fn execute(&self, submission: JobSubmission) -> Result<JobResult> {
+        self.submit(submission)?.wait()
+    }
+
+    /// Plans and starts a job; returns at once.
+    pub fn submit(&self, sub: JobSubmission) -> Result<JobHandle> {
+        let start = Instant::now();
+        let job_id = JobId::generate();
+        let config = Arc::new(sub.config);
+        let mode = resolve_mode(&config, &sub.graph);
+        let max_parallelism = config.get(&keys::MAX_PARALLELISM) as u32;
+        let job = plan(&sub.graph, mode, max_parallelism)?;
+        let slots = config.get_opt(&keys::TASK_SLOTS).map(|s| s as u32).unwrap_or_else(|| job.max_parallelism());
+        if mode == ExecutionMode::Streaming && slots < job.max_parallelism() {
+            return Err(Error::Resources(format!(
+                "a streaming job needs {} task slots (its highest parallelism) but only {slots} are configured (taskmanager.numberOfTaskSlots)",
+                job.max_parallelism()
+            )));
+        }
+        let spill_dir = match config.get_opt(&keys::TMP_DIRS).filter(|d| !d.is_empty()) {
+            Some(d) => {
+                let p = PathBuf::from(d);
+                if !p.is_dir() {
+                    return Err(Error::Other(format!(
+                        "io.tmp.dirs: '{}' is not a directory",
+                        p.display()
+                    )));
+                }
+                p
+            }
+            None => std::env::temp_dir(),
+        };
+
+        // Counters for every operator that runs.
+        let mut metrics = BTreeMap::new();
+        for v in &job.vertices {
+            for op in &v.operators {
+                metrics.insert(
+                    op.operator,
+                    OperatorMetrics {
+                        id: op.operator,
+                        name: op.name.clone(),
+                        subtasks: (0..v.parallelism).map(|_| Arc::new(OperatorCounters::default())).collect(),
+                    },
+                );
+            }
+        }
+
+        // Sinks prepare their destinations; sources create their enumerators.
+        let mut enumerators: HashMap<VertexId, Arc<dyn SplitProvider>> = HashMap::new();
+        for v in &job.vertices {
+            for op in &v.operators {
+                match sub.code.node(op.operator)? {
+                    NodeCode::Operator(c) => c.prepare(v.parallelism).map_err(|e| named(&op.name, e))?,
+                    NodeCode::Source(s) => {
+                        let e = s.create_enumerator(v.parallelism).map_err(|e| named(&op.name, e))?;
+                        enumerators.insert(v.id, Arc::new(EnumeratorProvider(Mutex::new(e))));
+                    }
+                    NodeCode::Virtual => {}
+                }
+            }
+        }
+
+        // One channel per consumer subtask.
+        let buffers_per_channel = config.get(&keys::BUFFERS_PER_CHANNEL) as usize;
+        let memory_budget = config.get(&keys::BLOCKING_SHUFFLE_MEMORY).0;
+        let mut channels = ChannelTable::new();
+        let mut receivers: HashMap<(VertexId, u32), ErasedRx> = HashMap::new();
+        for v in &job.vertices {
+            let Some(mode) = job.inputs_of(v.id).next().map(|e| e.mode) else { continue };
+            let NodeCode::Operator(c) = sub.code.node(v.head())? else {
+                return Err(Error::Internal(format!("vertex {} has inputs but its head is not an operator", v.name)));
+            };
+            for j in 0..v.parallelism {
+                let producers = job.producers_of(v.id, j);
+                let spec = ChannelSpec {
+                    mode,
+                    capacity: buffers_per_channel * producers.max(1) as usize,
+                    producers,
+                    memory_budget,
+                    spill_dir: spill_dir.clone(),
+                };
+                let (tx, rx) = c.input().channel(&spec);
+                channels.insert((v.id, j), tx);
+                receivers.insert((v.id, j), rx);
+            }
+        }
+
+        info!(job = %sub.name, id = %job_id, ?mode, slots, subtasks = job.total_subtasks(), "job submitted");
+        for v in &job.vertices {
+            info!(job = %sub.name, "  vertex {} (parallelism {})", v.name, v.parallelism);
+        }
+        let control = Arc::new(JobControl::default());
+        let shared = Arc::new(Shared { job, code: sub.code, channels, metrics });
+        let driver = Driver {
+            name: sub.name.clone(),
+            job_id,
+            mode,
+            slots,
+            config,
+            control: control.clone(),
+            shared,
+            receivers,
+            enumerators,
+            start,
+        };
+        let thread = spawn_named(format!("spate-job {}", sub.name), move || driver.run())
+            .map_err(|e| Error::io("cannot start the job thread", e))?;
+        Ok(JobHandle { job_id, control, thread })
+    }
+}
+
+fn named(operator: &str, e: Error) -> Error {
+    Error::Other(format!("operator '{operator}': {e}"))
+}
+
+struct Driver {
+    name: String,
+    job_id: JobId,
+    mode: ExecutionMode,
+    slots: u32,
+    config: Arc<Configuration>,
+    control: Arc<JobControl>,
+    shared: Arc<Shared>,
+    receivers: HashMap<(VertexId, u32), ErasedRx>,
+    enumerators: HashMap<VertexId, Arc<dyn SplitProvider>>,
+    start: Instant,
+}
+
+enum Event {
+    Ended(VertexId, SubtaskEnd),
+}
+
+impl Driver {
+    fn run(mut self) -> Result<JobResult> {
+        let job = &self.shared.job;
+        let mut pending: VecDeque<(VertexId, u32)> =
+            job.vertices.iter().flat_map(|v| (0..v.parallelism).map(move |j| (v.id, j))).collect();
+        let mut finished: HashMap<VertexId, u32> = HashMap::new();
+        let mut running = 0u32;
+        let mut failure: Option<TaskFailure> = None;
+        let mut cancelled_at: Option<Instant> = None;
+        let (events_tx, events) = crossbeam_channel::unbounded::<Event>();
+        let progress_every = self.config.get(&keys::PROGRESS_INTERVAL);
+        let mut last_progress = (Instant::now(), 0u64);
+        let mut threads = Vec::new();
+
+        loop {
+            if cancelled_at.is_none() && self.control.is_cancelled() {
+                cancelled_at = Some(Instant::now());
+            }
+            // Launch what may run.
+            while cancelled_at.is_none() {
+                let pos = pending.iter().position(|(v, _)| self.ready(*v, &finished));
+                let Some(pos) = pos else { break };
+                if self.mode == ExecutionMode::Batch && running >= self.slots {
+                    break;
+                }
+                let Some((v, j)) = pending.remove(pos) else { break };
+                threads.push(self.launch(v, j, events_tx.clone())?);
+                running += 1;
+            }
+            if running == 0 {
+                if failure.is_some() || cancelled_at.is_some() || pending.is_empty() {
+                    break;
+                }
+                return Err(Error::Internal("no subtask can run: scheduling deadlock".into()));
+            }
+            let wait = if progress_every.is_zero() { Duration::from_secs(1) } else { progress_every.min(Duration::from_secs(1)) };
+            match events.recv_timeout(wait) {
+                Ok(Event::Ended(v, end)) => {
+                    running -= 1;
+                    match end {
+                        SubtaskEnd::Finished => *finished.entry(v).or_default() += 1,
+                        SubtaskEnd::Cancelled => {}
+                        SubtaskEnd::Failed(f) => {
+                            if failure.is_none() {
+                                warn!(job = %self.name, "{f}; cancelling the job");
+                                failure = Some(f);
+                                self.control.cancel();
+                            }
+                        }
+                    }
+                }
+                Err(_) => {
+                    if let Some(at) = cancelled_at {
+                        if at.elapsed() > CANCEL_GRACE {
+                            warn!(job = %self.name, running, "subtasks did not stop within {CANCEL_GRACE:?}; abandoning them");
+                            break;
+                        }
+                    }
+                }
+            }
+            if !progress_every.is_zero() && last_progress.0.elapsed() >= progress_every {
+                last_progress = self.log_progress(last_progress, running, &finished);
+            }
+        }
+        for t in threads {
+            if t.is_finished() {
+                let _ = t.join();
+            }
+        }
+        let status = if failure.is_some() {
+            JobStatus::Failed
+        } else if cancelled_at.is_some() {
+            JobStatus::Cancelled
+        } else {
+            JobStatus::Finished
+        };
+        let result = JobResult {
+            job_id: self.job_id,
+            job_name: self.name.clone(),
+            status,
+            duration: self.start.elapsed(),
+            operators: self.shared.metrics.values().map(OperatorMetrics::stats).collect(),
+        };
+        info!(job = %self.name, status = ?status, seconds = result.duration.as_secs_f64(), "job ended");
+        match (failure, status) {
+            (Some(failure), _) => Err(Error::JobFailed { failure, result: Box::new(result) }),
+            (None, JobStatus::Cancelled) => Err(Error::Cancelled(self.name)),
+            _ => Ok(result),
+        }
+    }
+
+    fn ready(&self, v: VertexId, finished: &HashMap<VertexId, u32>) -> bool {
+        match self.mode {
+            ExecutionMode::Streaming => true,
+            ExecutionMode::Batch => self.shared.job.inputs_of(v).all(|e| {
+                finished.get(&e.source).copied().unwrap_or(0) == self.shared.job.vertex(e.source).parallelism
+            }),
+        }
+    }
+
+    fn launch(&mut self, v: VertexId, j: u32, events: crossbeam_channel::Sender<Event>) -> Result<JoinHandle<()>> {
+        let vertex = self.shared.job.vertex(v);
+        let ctx = TaskContext {
+            job_name: self.name.clone(),
+            task_name: vertex.name.clone(),
+            subtask: j,
+            parallelism: vertex.parallelism,
+            max_parallelism: self.config.get(&keys::MAX_PARALLELISM) as u32,
+            mode: self.mode,
+            batch_size: self.config.get(&keys::RECORDS_PER_BATCH) as usize,
+            buffer_timeout: self.config.get(&keys::BUFFER_TIMEOUT),
+            config: self.config.clone(),
+            control: self.control.clone(),
+        };
+        let inputs = SubtaskInputs {
+            ctx,
+            vertex: v,
+            rx: self.receivers.remove(&(v, j)),
+            splits: self.enumerators.get(&v).cloned(),
+        };
+        let shared = self.shared.clone();
+        let name = format!("spate-task {} ({}/{})", vertex.name, j + 1, vertex.parallelism);
+        spawn_named(name, move || {
+            let counters = |op: OperatorId, s: u32| {
+                shared.metrics.get(&op).and_then(|m| m.subtasks.get(s as usize).cloned()).unwrap_or_default()
+            };
+            let end = run_subtask(&shared.job, &shared.code, &shared.channels, &counters, inputs);
+            let _ = events.send(Event::Ended(v, end));
+        })
+        .map_err(|e| Error::io("cannot start a task thread", e))
+    }
+
+    fn log_progress(&self, last: (Instant, u64), running: u32, finished: &HashMap<VertexId, u32>) -> (Instant, u64) {
+        let job = &self.shared.job;
+        let read: u64 = job
+            .vertices
+            .iter()
+            .filter(|v| v.is_source)
+            .filter_map(|v| self.shared.metrics.get(&v.head()))
+            .map(|m| m.stats().records_out)
+            .sum();
+        let secs = last.0.elapsed().as_secs_f64().max(1e-3);
+        let rate = (read.saturating_sub(last.1)) as f64 / secs;
+        let done: u32 = finished.values().sum();
+        info!(
+            job = %self.name,
+            "RUNNING: {running} subtasks running, {done}/{} finished; sources emitted {read} records ({rate:.0} records/s)",
+            job.total_subtasks()
+        );
+        (Instant::now(), read)
+    }
+}
+

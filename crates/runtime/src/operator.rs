@@ -1,0 +1,123 @@
+use crate::context::TaskContext;
+use crate::failure;
+use crate::metrics::OperatorCounters;
+use crate::output::{Collector, Output};
+use std::marker::PhantomData;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Counters are published to the shared atomics every this many records (a power of two).
+const PUBLISH_EVERY: u64 = 4096;
+
+/// A one-input operator. An instance lives in one subtask; it may keep state in `self`.
+///
+/// Operators are generic over the collector so that chained calls dispatch statically where the
+/// compiler can see through them.
+pub trait Operator<I, O>: Send + 'static {
+    /// Called once before the first record.
+    fn open(&mut self, _ctx: &TaskContext) {}
+    /// Handles one record.
+    fn process<C: Collector<O>>(&mut self, record: I, out: &mut C);
+    /// Called once after the last record of every input; may emit final results.
+    fn end_input<C: Collector<O>>(&mut self, _out: &mut C) {}
+}
+
+/// The identity of an operator inside a subtask: its name (for errors) and counters.
+#[derive(Clone, Debug)]
+pub struct ChainLink {
+    /// Operator name.
+    pub name: Arc<str>,
+    /// Counters of this operator in this subtask.
+    pub counters: Arc<OperatorCounters>,
+}
+
+/// An output that counts what passes through it.
+pub struct CountingOutput<O> {
+    inner: Box<dyn Output<O>>,
+    count: u64,
+    link: Arc<OperatorCounters>,
+}
+
+impl<O> CountingOutput<O> {
+    /// Counts into `records_out` of `counters`.
+    pub fn new(inner: Box<dyn Output<O>>, counters: Arc<OperatorCounters>) -> Self {
+        CountingOutput { inner, count: 0, link: counters }
+    }
+    fn publish(&self) {
+        self.link.records_out.store(self.count, Ordering::Relaxed);
+    }
+}
+
+impl<O> Collector<O> for CountingOutput<O> {
+    #[inline]
+    fn collect(&mut self, record: O) {
+        self.count += 1;
+        if self.count & (PUBLISH_EVERY - 1) == 0 {
+            self.publish();
+        }
+        self.inner.collect(record);
+    }
+}
+
+impl<O: Send> Output<O> for CountingOutput<O> {
+    fn flush(&mut self) {
+        self.publish();
+        self.inner.flush();
+    }
+    fn end_input(&mut self) {
+        self.publish();
+        self.inner.end_input();
+    }
+}
+
+/// An operator inside a chain: counts records in and out, attributes panics to itself, and passes
+/// its output on to the next link.
+pub struct Chained<I, O, Op> {
+    op: Op,
+    name: Arc<str>,
+    out: CountingOutput<O>,
+    count_in: u64,
+    _in: PhantomData<fn(I)>,
+}
+
+impl<I, O, Op: Operator<I, O>> Chained<I, O, Op> {
+    /// Wraps `op`, opening it.
+    pub fn new(mut op: Op, ctx: &TaskContext, link: ChainLink, out: Box<dyn Output<O>>) -> Self {
+        failure::guard(&link.name, || op.open(ctx));
+        Chained {
+            op,
+            name: link.name,
+            out: CountingOutput::new(out, link.counters),
+            count_in: 0,
+            _in: PhantomData,
+        }
+    }
+    fn publish(&self) {
+        self.out.link.records_in.store(self.count_in, Ordering::Relaxed);
+    }
+}
+
+impl<I, O, Op: Operator<I, O>> Collector<I> for Chained<I, O, Op> {
+    #[inline]
+    fn collect(&mut self, record: I) {
+        self.count_in += 1;
+        if self.count_in & (PUBLISH_EVERY - 1) == 0 {
+            self.publish();
+        }
+        let (op, out) = (&mut self.op, &mut self.out);
+        failure::guard(&self.name, || op.process(record, out));
+    }
+}
+
+impl<I: Send, O: Send, Op: Operator<I, O>> Output<I> for Chained<I, O, Op> {
+    fn flush(&mut self) {
+        self.publish();
+        self.out.flush();
+    }
+    fn end_input(&mut self) {
+        self.publish();
+        let (op, out) = (&mut self.op, &mut self.out);
+        failure::guard(&self.name, || op.end_input(out));
+        self.out.end_input();
+    }
+}

@@ -1,0 +1,57 @@
+//! Sinks: the end of a pipeline. A [`Sink`] is initialized once per job (on the coordinating side)
+//! and creates one [`SinkWriter`] per parallel subtask.
+
+use crate::context::TaskContext;
+use crate::error::Result;
+use crate::failure;
+use crate::operator::Operator;
+use crate::output::Collector;
+
+/// A destination for records of type `T`.
+pub trait Sink<T>: Send + Sync + 'static {
+    /// Name shown in the job graph, e.g. `Text(/out)`.
+    fn name(&self) -> String;
+    /// Called once per job before any writer exists (e.g. to prepare an output directory).
+    fn initialize(&self, _parallelism: u32) -> Result<()> {
+        Ok(())
+    }
+    /// Creates the writer of one subtask.
+    fn create_writer(&self, ctx: &TaskContext) -> Result<Box<dyn SinkWriter<T>>>;
+}
+
+/// Writes the records of one subtask.
+pub trait SinkWriter<T>: Send {
+    /// Writes one record.
+    fn write(&mut self, record: T) -> Result<()>;
+    /// Makes written records visible where the sink can (buffer timeout, idle input).
+    fn flush(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// The input ended: write out everything.
+    fn finish(&mut self) -> Result<()>;
+}
+
+/// Runs a sink writer as the last operator of a chain.
+pub struct SinkOperator<T> {
+    writer: Box<dyn SinkWriter<T>>,
+}
+
+impl<T> SinkOperator<T> {
+    /// Wraps a writer.
+    pub fn new(writer: Box<dyn SinkWriter<T>>) -> Self {
+        SinkOperator { writer }
+    }
+}
+
+impl<T: Send + 'static> Operator<T, ()> for SinkOperator<T> {
+    fn process<C: Collector<()>>(&mut self, record: T, _out: &mut C) {
+        if let Err(e) = self.writer.write(record) {
+            failure::fail(e.to_string());
+        }
+    }
+    fn end_input<C: Collector<()>>(&mut self, _out: &mut C) {
+        if let Err(e) = self.writer.finish() {
+            failure::fail(e.to_string());
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Sources in the shape of Flink's FLIP-27.
+//!
+//! A [`Source`] is a factory for two parts: a [`SplitEnumerator`] that runs once per job on the
+//! coordinating side (in the embedded executor: the scheduling thread; later: the JobManager) and
+//! hands out *splits* (units of work: a byte range of a file, a range of numbers), and one
+//! [`SourceReader`] per parallel subtask that turns splits into records. Readers ask for a split
+//! whenever they run out, so work is assigned lazily: a fast subtask takes more splits, and an
+//! enumerator that knows where data lives can prefer local splits.
+
+use crate::context::TaskContext;
+use crate::error::Result;
+use crate::output::Collector;
+use serde::{de::DeserializeOwned, Serialize};
+use std::collections::VecDeque;
+use std::fmt::Debug;
+
+/// Whether a source ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Boundedness {
+    /// The source ends (a file, a collection): the job may run in batch mode.
+    Bounded,
+    /// The source never ends by itself (a generator, a socket, a queue).
+    Unbounded,
+}
+
+/// A source of records of type `T`.
+pub trait Source<T>: Send + Sync + 'static {
+    /// A unit of work.
+    type Split: Send + Serialize + DeserializeOwned + Debug + 'static;
+    /// Name shown in the job graph, e.g. `Text(/data/in.txt)`.
+    fn name(&self) -> String;
+    /// Whether it ends.
+    fn boundedness(&self) -> Boundedness;
+    /// Creates the enumerator (once per job) for `parallelism` readers.
+    fn create_enumerator(&self, parallelism: u32) -> Result<Box<dyn SplitEnumerator<Self::Split>>>;
+    /// Creates the reader of one subtask.
+    fn create_reader(&self, ctx: &TaskContext) -> Result<Box<dyn SourceReader<T, Self::Split>>>;
+}
+
+/// Hands out splits on request.
+pub trait SplitEnumerator<S>: Send {
+    /// The reader of `subtask` (on `host`, when known) needs work. `None` means no more work for it:
+    /// the reader then ends.
+    fn next_split(&mut self, subtask: u32, host: Option<&str>) -> Option<S>;
+    /// Splits given back by a failed reader, to be handed out again.
+    fn add_splits_back(&mut self, splits: Vec<S>);
+}
+
+/// What [`SourceReader::poll_next`] says about the reader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadStatus {
+    /// Emitted records; more are ready.
+    MoreAvailable,
+    /// Nothing right now (an unbounded source waiting for data); poll again soon.
+    NothingAvailable,
+    /// Finished every split it had: it needs a new split.
+    NeedSplit,
+    /// The reader ended (no further splits wanted).
+    End,
+}
+
+/// Reads the splits of one subtask.
+pub trait SourceReader<T, S>: Send {
+    /// Adds a split to read.
+    fn add_split(&mut self, split: S) -> Result<()>;
+    /// Emits some records (a bounded amount, so the task can flush and check for cancellation).
+    fn poll_next(&mut self, out: &mut dyn Collector<T>) -> Result<ReadStatus>;
+}
+
+/// An enumerator over a fixed list of splits, handed out in order to whoever asks first.
+pub struct QueueEnumerator<S> {
+    splits: VecDeque<S>,
+}
+
+impl<S> QueueEnumerator<S> {
+    /// Hands out `splits` in order.
+    pub fn new(splits: impl IntoIterator<Item = S>) -> Self {
+        QueueEnumerator { splits: splits.into_iter().collect() }
+    }
+}
+
+impl<S: Send> SplitEnumerator<S> for QueueEnumerator<S> {
+    fn next_split(&mut self, _subtask: u32, _host: Option<&str>) -> Option<S> {
+        self.splits.pop_front()
+    }
+    fn add_splits_back(&mut self, splits: Vec<S>) {
+        self.splits.extend(splits);
+    }
+}
+
+/// An enumerator that gives split `i` to subtask `i` only (for sources whose splits are tied to a
+/// subtask, such as generators).
+pub struct PerSubtaskEnumerator<S> {
+    splits: Vec<Option<S>>,
+}
+
+impl<S> PerSubtaskEnumerator<S> {
+    /// `splits[i]` goes to subtask `i`.
+    pub fn new(splits: Vec<S>) -> Self {
+        PerSubtaskEnumerator { splits: splits.into_iter().map(Some).collect() }
+    }
+}
+
+impl<S: Send> SplitEnumerator<S> for PerSubtaskEnumerator<S> {
+    fn next_split(&mut self, subtask: u32, _host: Option<&str>) -> Option<S> {
+        self.splits.get_mut(subtask as usize).and_then(Option::take)
+    }
+    fn add_splits_back(&mut self, _splits: Vec<S>) {}
+}
