@@ -302,12 +302,15 @@ mod tests {
         assert!(!h.is_finished());
         control2.cancel();
         assert_eq!(h.join().unwrap(), Err(WasCancelled));
+        let consumer = spate_common::task::spawn_named("consumer", move || {
+            let mut got = Vec::new();
+            rx.drain(&JobControl::default(), |b| got.extend(b.unwrap_or_default())).unwrap().unwrap();
+            got
+        })
+        .unwrap();
         tx.end(&control).unwrap();
-        let t3 = tx.clone();
-        let h = spate_common::task::spawn_named("ender", move || t3.end(&JobControl::default())).unwrap();
-        let mut got = Vec::new();
-        rx.drain(&control, |b| got.extend(b.unwrap_or_default())).unwrap().unwrap();
-        h.join().unwrap().unwrap();
+        tx.end(&control).unwrap();
+        let got = consumer.join().unwrap();
         assert_eq!(got, vec![1]);
     }
 

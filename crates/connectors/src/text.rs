@@ -1,0 +1,245 @@
+//! Text files as a source of lines.
+//!
+//! The enumerator lists the input (a file, or the visible files of a directory) and cuts every
+//! file into byte ranges. A line belongs to the range that holds its first byte: a reader whose
+//! range starts inside a line skips to the next line start, and it reads past its range's end to
+//! finish its last line. So every line is read exactly once, however the ranges fall.
+
+use serde::{Deserialize, Serialize};
+use spate_runtime::source::{Boundedness, QueueEnumerator, ReadStatus, Source, SourceReader, SplitEnumerator};
+use spate_runtime::{Collector, Error, Result, TaskContext};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+/// Smallest split: below this, more splits cost more than they balance.
+const MIN_SPLIT: u64 = 1 << 20;
+/// Largest split.
+const MAX_SPLIT: u64 = 64 << 20;
+
+/// Reads lines of text files.
+pub struct TextFileSource {
+    path: PathBuf,
+    split_size: Option<u64>,
+}
+
+impl TextFileSource {
+    /// Lines of `path` (a file or a directory of files).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        TextFileSource { path: path.into(), split_size: None }
+    }
+
+    /// Uses splits of `bytes` (at least 1) instead of the automatic size.
+    pub fn with_split_size(mut self, bytes: u64) -> Self {
+        self.split_size = Some(bytes.max(1));
+        self
+    }
+}
+
+/// A byte range of one file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileSplit {
+    /// The file.
+    pub path: PathBuf,
+    /// First byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+}
+
+/// The files of an input path: the path itself, or the files in a directory whose names do not
+/// start with `.` or `_` (hidden and marker files, as Hadoop skips them), sorted by name.
+pub fn list_input(path: &Path) -> Result<Vec<(PathBuf, u64)>> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::Other(format!("input path {} does not exist", path.display())),
+        _ => Error::io(format!("cannot read input path {}", path.display()), e),
+    })?;
+    if meta.is_file() {
+        return Ok(vec![(path.to_path_buf(), meta.len())]);
+    }
+    let mut files = Vec::new();
+    let entries = std::fs::read_dir(path).map_err(|e| Error::io(format!("cannot list {}", path.display()), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(format!("cannot list {}", path.display()), e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        let meta = entry.metadata().map_err(|e| Error::io(format!("cannot stat {}", entry.path().display()), e))?;
+        if meta.is_file() {
+            files.push((entry.path(), meta.len()));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Cuts files into splits of about `split_size` bytes.
+pub fn make_splits(files: &[(PathBuf, u64)], split_size: u64) -> Vec<FileSplit> {
+    let mut splits = Vec::new();
+    for (path, len) in files {
+        let mut start = 0;
+        while start < *len {
+            // Avoid a tiny tail split: fold the remainder into the last split.
+            let end = if len - start < split_size + split_size / 10 { *len } else { start + split_size };
+            splits.push(FileSplit { path: path.clone(), start, end });
+            start = end;
+        }
+    }
+    splits
+}
+
+impl Source<String> for TextFileSource {
+    type Split = FileSplit;
+
+    fn name(&self) -> String {
+        format!("Text({})", self.path.display())
+    }
+    fn boundedness(&self) -> Boundedness {
+        Boundedness::Bounded
+    }
+    fn create_enumerator(&self, parallelism: u32) -> Result<Box<dyn SplitEnumerator<FileSplit>>> {
+        let files = list_input(&self.path)?;
+        let total: u64 = files.iter().map(|(_, l)| l).sum();
+        let size = self
+            .split_size
+            .unwrap_or_else(|| (total / (u64::from(parallelism.max(1)) * 4)).clamp(MIN_SPLIT, MAX_SPLIT));
+        Ok(Box::new(QueueEnumerator::new(make_splits(&files, size))))
+    }
+    fn create_reader(&self, _ctx: &TaskContext) -> Result<Box<dyn SourceReader<String, FileSplit>>> {
+        Ok(Box::new(TextReader { current: None, buf: Vec::new() }))
+    }
+}
+
+struct OpenSplit {
+    path: PathBuf,
+    reader: BufReader<File>,
+    pos: u64,
+    end: u64,
+}
+
+struct TextReader {
+    current: Option<OpenSplit>,
+    buf: Vec<u8>,
+}
+
+impl SourceReader<String, FileSplit> for TextReader {
+    fn add_split(&mut self, split: FileSplit) -> Result<()> {
+        let file = File::open(&split.path).map_err(|e| Error::io(format!("cannot open {}", split.path.display()), e))?;
+        let mut reader = BufReader::with_capacity(256 << 10, file);
+        let mut pos = split.start;
+        if split.start > 0 {
+            // Skip the line that started before this split; it belongs to the previous one.
+            reader
+                .seek(SeekFrom::Start(split.start - 1))
+                .map_err(|e| Error::io(format!("cannot seek in {}", split.path.display()), e))?;
+            self.buf.clear();
+            let n = reader
+                .read_until(b'\n', &mut self.buf)
+                .map_err(|e| Error::io(format!("cannot read {}", split.path.display()), e))?;
+            pos = split.start - 1 + n as u64;
+        }
+        self.current = Some(OpenSplit { path: split.path, reader, pos, end: split.end });
+        Ok(())
+    }
+
+    fn poll_next(&mut self, out: &mut dyn Collector<String>) -> Result<ReadStatus> {
+        let Some(s) = self.current.as_mut() else { return Ok(ReadStatus::NeedSplit) };
+        for _ in 0..1024 {
+            if s.pos >= s.end {
+                self.current = None;
+                return Ok(ReadStatus::MoreAvailable);
+            }
+            self.buf.clear();
+            let n = s
+                .reader
+                .read_until(b'\n', &mut self.buf)
+                .map_err(|e| Error::io(format!("cannot read {}", s.path.display()), e))?;
+            if n == 0 {
+                self.current = None;
+                return Ok(ReadStatus::MoreAvailable);
+            }
+            let line_start = s.pos;
+            s.pos += n as u64;
+            let mut line: &[u8] = &self.buf;
+            if let Some(rest) = line.strip_suffix(b"\n") {
+                line = rest.strip_suffix(b"\r").unwrap_or(rest);
+            }
+            match std::str::from_utf8(line) {
+                Ok(text) => out.collect(text.to_owned()),
+                Err(e) => {
+                    return Err(Error::Other(format!(
+                        "{}: invalid UTF-8 in the line starting at byte offset {line_start} (byte {} of the line)",
+                        s.path.display(),
+                        e.valid_up_to()
+                    )))
+                }
+            }
+        }
+        Ok(ReadStatus::MoreAvailable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spate_graph::ExecutionMode;
+
+    fn read_all(path: &Path, split_size: u64) -> Vec<String> {
+        let src = TextFileSource::new(path).with_split_size(split_size);
+        let mut e = src.create_enumerator(3).unwrap();
+        let ctx = TaskContext::standalone(ExecutionMode::Batch);
+        let mut lines = Vec::new();
+        // Read splits with separate readers, as different subtasks would.
+        while let Some(split) = e.next_split(0, None) {
+            let mut r = src.create_reader(&ctx).unwrap();
+            r.add_split(split).unwrap();
+            while r.poll_next(&mut lines).unwrap() != ReadStatus::NeedSplit {}
+        }
+        lines
+    }
+
+    #[test]
+    fn every_line_is_read_exactly_once_for_any_split_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.txt");
+        let expected: Vec<String> = (0..200).map(|i| "x".repeat(i % 13) + &i.to_string()).collect();
+        std::fs::write(&path, expected.join("\n") + "\n").unwrap();
+        for size in [1, 2, 3, 7, 16, 100, 1000, 100_000] {
+            assert_eq!(read_all(&path, size), expected, "split size {size}");
+        }
+        // Without a trailing newline, with CRLF, and with empty lines.
+        std::fs::write(&path, "a\r\n\r\nb\n\nc").unwrap();
+        for size in [1, 2, 3, 5, 100] {
+            assert_eq!(read_all(&path, size), ["a", "", "b", "", "c"], "split size {size}");
+        }
+    }
+
+    #[test]
+    fn directories_skip_hidden_files_and_missing_paths_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b.txt"), "2\n").unwrap();
+        std::fs::write(dir.path().join("a.txt"), "1\n").unwrap();
+        std::fs::write(dir.path().join("_SUCCESS"), "").unwrap();
+        std::fs::write(dir.path().join(".crc"), "junk\n").unwrap();
+        assert_eq!(read_all(dir.path(), 1 << 20), ["1", "2"]);
+        let missing = dir.path().join("nope");
+        let e = TextFileSource::new(&missing).create_enumerator(1).err().unwrap().to_string();
+        assert!(e.contains(&missing.display().to_string()) && e.contains("does not exist"), "{e}");
+    }
+
+    #[test]
+    fn invalid_utf8_names_file_and_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.txt");
+        std::fs::write(&path, b"ok\nbad \xff line\n").unwrap();
+        let src = TextFileSource::new(&path);
+        let mut e = src.create_enumerator(1).unwrap();
+        let mut r = src.create_reader(&TaskContext::standalone(ExecutionMode::Batch)).unwrap();
+        r.add_split(e.next_split(0, None).unwrap()).unwrap();
+        let mut lines = Vec::new();
+        let err = r.poll_next(&mut lines).unwrap_err().to_string();
+        assert!(err.contains("bad.txt") && err.contains("byte offset 3"), "{err}");
+    }
+}
