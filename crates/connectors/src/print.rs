@@ -25,7 +25,7 @@ impl<T> PrintSink<T> {
     }
 }
 
-impl<T: Send + Sync + 'static> Sink<T> for PrintSink<T> {
+impl<T: Send + 'static> Sink<T> for PrintSink<T> {
     fn name(&self) -> String {
         "Print".into()
     }

@@ -44,7 +44,7 @@ fn prepare_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-impl<T: Send + Sync + 'static> Sink<T> for TextFileSink<T> {
+impl<T: Send + 'static> Sink<T> for TextFileSink<T> {
     fn name(&self) -> String {
         format!("Text({})", self.dir.display())
     }
