@@ -47,8 +47,9 @@ pub struct FileSplit {
     pub end: u64,
 }
 
-/// The files of an input path: the path itself, or the files in a directory whose names do not
-/// start with `.` or `_` (hidden and marker files, as Hadoop skips them), sorted by name.
+/// The files of an input path: the path itself, or the files under a directory (recursively)
+/// whose names do not start with `.` or `_` (hidden and marker files, as Hadoop skips them),
+/// sorted by path.
 pub fn list_input(path: &Path) -> Result<Vec<(PathBuf, u64)>> {
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Error::Other(format!("input path {} does not exist", path.display())),
@@ -58,17 +59,23 @@ pub fn list_input(path: &Path) -> Result<Vec<(PathBuf, u64)>> {
         return Ok(vec![(path.to_path_buf(), meta.len())]);
     }
     let mut files = Vec::new();
-    let entries = std::fs::read_dir(path).map_err(|e| Error::io(format!("cannot list {}", path.display()), e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(format!("cannot list {}", path.display()), e))?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') || name.starts_with('_') {
-            continue;
-        }
-        let meta = entry.metadata().map_err(|e| Error::io(format!("cannot stat {}", entry.path().display()), e))?;
-        if meta.is_file() {
-            files.push((entry.path(), meta.len()));
+    let mut dirs = vec![path.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(format!("cannot list {}", dir.display()), e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(format!("cannot list {}", dir.display()), e))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') || name.starts_with('_') {
+                continue;
+            }
+            let meta = std::fs::metadata(entry.path())
+                .map_err(|e| Error::io(format!("cannot stat {}", entry.path().display()), e))?;
+            if meta.is_file() {
+                files.push((entry.path(), meta.len()));
+            } else if meta.is_dir() {
+                dirs.push(entry.path());
+            }
         }
     }
     files.sort();
@@ -223,7 +230,11 @@ mod tests {
         std::fs::write(dir.path().join("a.txt"), "1\n").unwrap();
         std::fs::write(dir.path().join("_SUCCESS"), "").unwrap();
         std::fs::write(dir.path().join(".crc"), "junk\n").unwrap();
-        assert_eq!(read_all(dir.path(), 1 << 20), ["1", "2"]);
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/c.txt"), "3\n").unwrap();
+        std::fs::create_dir(dir.path().join("_temporary")).unwrap();
+        std::fs::write(dir.path().join("_temporary/d.txt"), "junk\n").unwrap();
+        assert_eq!(read_all(dir.path(), 1 << 20), ["1", "2", "3"]);
         let missing = dir.path().join("nope");
         let e = TextFileSource::new(&missing).create_enumerator(1).err().unwrap().to_string();
         assert!(e.contains(&missing.display().to_string()) && e.contains("does not exist"), "{e}");
