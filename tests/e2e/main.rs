@@ -1,1 +1,8 @@
+//! End-to-end tests of the embedded engine, the examples and the CLI.
+#![allow(clippy::unwrap_used)]
 
+mod batch_ops;
+mod cli;
+mod runtime;
+mod streaming;
+mod wordcount;

@@ -34,51 +34,63 @@ pub(crate) fn reduce_into<T, K: Key>(
     map.insert(k, Some(record));
 }
 
-/// Batch pre-aggregation before the exchange (a combiner): reduces what it can locally, emits
-/// partial results when it holds too many keys and at the end.
+/// The step before the exchange: pairs each record with its key, so the key travels with the
+/// value and a reduction that changes the fields the key is computed from cannot move a value to
+/// another key (state is scoped by the input record's key, as in Flink). In batch mode it is also
+/// a combiner: it reduces what it can locally and emits partial results when it holds too many
+/// keys and at the end. In streaming mode it passes every record on at once.
 struct CombineOp<T, K, F> {
     key: KeyFn<T, K>,
     f: F,
     map: KeyedValues<K, T>,
     max_keys: usize,
+    batch: bool,
 }
 
-impl<T: Data, K: Key, F: Fn(T, T) -> T + Send + 'static> Operator<T, T> for CombineOp<T, K, F> {
+impl<T: Data, K: Key, F: Fn(T, T) -> T + Send + 'static> Operator<T, (K, T)> for CombineOp<T, K, F> {
     fn open(&mut self, ctx: &TaskContext) {
         self.max_keys = ctx.config.get(&keys::COMBINER_MAX_KEYS) as usize;
+        self.batch = ctx.mode == ExecutionMode::Batch;
     }
     #[inline]
-    fn process<C: Collector<T>>(&mut self, record: T, out: &mut C) {
+    fn process<C: Collector<(K, T)>>(&mut self, record: T, out: &mut C) {
+        if !self.batch {
+            out.collect((self.key.key_of(&record), record));
+            return;
+        }
         reduce_into(&mut self.map, &self.key, record, &self.f, |_| {});
         if self.map.len() >= self.max_keys {
-            self.map.drain().filter_map(|(_, v)| v).for_each(|v| out.collect(v));
+            self.map.drain().for_each(|(k, v)| v.into_iter().for_each(|v| out.collect((k.clone(), v))));
         }
     }
-    fn end_input<C: Collector<T>>(&mut self, out: &mut C) {
-        self.map.drain().filter_map(|(_, v)| v).for_each(|v| out.collect(v));
+    fn end_input<C: Collector<(K, T)>>(&mut self, out: &mut C) {
+        self.map.drain().for_each(|(k, v)| v.into_iter().for_each(|v| out.collect((k.clone(), v))));
     }
 }
 
-/// The keyed reduction: in streaming mode it emits the updated value after every record (Flink's
-/// rolling reduce); in batch mode it emits each key's final value at the end.
+/// The keyed reduction over `(key, value)` pairs: in streaming mode it emits the updated value
+/// after every record (Flink's rolling reduce); in batch mode each key's final value at the end.
 struct ReduceOp<T, K, F> {
-    key: KeyFn<T, K>,
     f: F,
     map: KeyedValues<K, T>,
     streaming: bool,
 }
 
-impl<T: Data, K: Key, F: Fn(T, T) -> T + Send + 'static> Operator<T, T> for ReduceOp<T, K, F> {
+impl<T: Data, K: Key, F: Fn(T, T) -> T + Send + 'static> Operator<(K, T), T> for ReduceOp<T, K, F> {
     fn open(&mut self, ctx: &TaskContext) {
         self.streaming = ctx.mode == ExecutionMode::Streaming;
     }
     #[inline]
-    fn process<C: Collector<T>>(&mut self, record: T, out: &mut C) {
+    fn process<C: Collector<T>>(&mut self, (k, v): (K, T), out: &mut C) {
+        let slot = self.map.entry(k).or_insert(None);
+        let v = match slot.take() {
+            Some(acc) => (self.f)(acc, v),
+            None => v,
+        };
         if self.streaming {
-            reduce_into(&mut self.map, &self.key, record, &self.f, |v| out.collect(v.clone()));
-        } else {
-            reduce_into(&mut self.map, &self.key, record, &self.f, |_| {});
+            out.collect(v.clone());
         }
+        *slot = Some(v);
     }
     fn end_input<C: Collector<T>>(&mut self, out: &mut C) {
         if !self.streaming {
@@ -97,15 +109,13 @@ impl<T: Data, K: Key> KeyedStream<T, K> {
             f: f2.clone(),
             map: KeyedValues::default(),
             max_keys: usize::MAX,
+            batch: true,
         });
-        combined.env.state.borrow_mut().graph.node_mut(combined.id).batch_only = true;
-        let key = self.key.clone();
-        self.hashed(&combined).add_operator("Keyed Reduce", move |_| ReduceOp {
-            key: key.clone(),
-            f: f.clone(),
-            map: KeyedValues::default(),
-            streaming: true,
-        })
+        let pair_key: KeyFn<(K, T), K> = KeyFn::Borrowed(std::sync::Arc::new(|p: &(K, T)| &p.0));
+        KeyedStream { input: combined.clone(), key: pair_key }.hashed(&combined).add_operator(
+            "Keyed Reduce",
+            move |_| ReduceOp { f: f.clone(), map: KeyedValues::default(), streaming: true },
+        )
     }
 
     /// Sums the field that `field` points to, per key (other fields: from the first record).
