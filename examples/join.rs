@@ -5,6 +5,11 @@
 use clap::Parser;
 use spate::prelude::*;
 
+/// `(customer id, name)`.
+type Customer = (u64, String);
+/// `(order id, customer id, amount in cents)`.
+type Orders = (u64, u64, u64);
+
 /// Joins generated customers and orders.
 #[derive(Parser)]
 struct Args {
@@ -36,17 +41,19 @@ fn main() {
             (i, c, 100 + (i * 37) % 900)
         });
         customers
-            .join(&orders, |c: &(u64, String)| c.0, |o: &(u64, u64, u64)| o.1)
-            .map(|((id, name), (_, _, cents)): ((u64, String), (u64, u64, u64))| (id, name, cents))
+            .join(&orders, |c: &Customer| c.0, |o: &Orders| o.1)
+            .map(|((id, name), (_, _, cents)): (Customer, Orders)| (id, name, cents))
             .key_by(|t: &(u64, String, u64)| t.0)
             .sum(|t: &mut (u64, String, u64)| &mut t.2)
             .sort_by(|t: &(u64, String, u64)| t.0, Order::Ascending)
-            .print_with(|(id, name, cents)| format!("total {id}\t{name}\t{}.{:02}", cents / 100, cents % 100));
+            .print_with(|(id, name, cents)| {
+                format!("total {id}\t{name}\t{}.{:02}", cents / 100, cents % 100)
+            });
         customers
-            .left_outer_join(&orders, |c: &(u64, String)| c.0, |o: &(u64, u64, u64)| o.1)
-            .filter(|(_, order): &((u64, String), Option<(u64, u64, u64)>)| order.is_none())
-            .map(|((id, name), _): ((u64, String), Option<(u64, u64, u64)>)| (id, name))
-            .sort_by(|c: &(u64, String)| c.0, Order::Ascending)
+            .left_outer_join(&orders, |c: &Customer| c.0, |o: &Orders| o.1)
+            .filter(|(_, order): &(Customer, Option<Orders>)| order.is_none())
+            .map(|(customer, _): (Customer, Option<Orders>)| customer)
+            .sort_by(|c: &Customer| c.0, Order::Ascending)
             .print_with(|(id, name)| format!("no orders {id}\t{name}"));
         let result = env.execute("join")?;
         eprint!("{result}");

@@ -35,7 +35,9 @@ fn main() {
         if let Some(p) = args.parallelism {
             env.set_parallelism(p);
         }
-        let lines = env.from_generator(args.records, Some(args.rate), |i| SENTENCES[(i % 5) as usize].to_string());
+        let lines = env.from_generator(args.records, Some(args.rate), |i| {
+            SENTENCES[(i % 5) as usize].to_string()
+        });
         spate_examples::wordcount::counts(&lines).print_with(|(w, n)| format!("{w}\t{n}"));
         env.execute("streaming wordcount")?;
         Ok(())

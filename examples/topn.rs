@@ -32,7 +32,10 @@ fn main() {
         let lines = env.read_text_file(&args.input);
         // Highest count first; ties by word, so the output is deterministic.
         let top = spate_examples::wordcount::counts(&lines)
-            .sort_by(|(w, n): &(String, u64)| (std::cmp::Reverse(*n), w.clone()), Order::Ascending)
+            .sort_by(
+                |(w, n): &(String, u64)| (std::cmp::Reverse(*n), w.clone()),
+                Order::Ascending,
+            )
             .first_n(args.n)
             .collect();
         env.execute("topn")?;

@@ -34,7 +34,7 @@ fn inner_and_outer_joins_match_nested_loops() {
     for l in &left {
         let matches: Vec<&R> = right.iter().filter(|r| r.0 == l.0).collect();
         for r in &matches {
-            inner.push((l.clone(), (*r).clone()));
+            inner.push((l.clone(), **r));
         }
         if matches.is_empty() {
             left_outer.push((l.clone(), None));
@@ -43,15 +43,21 @@ fn inner_and_outer_joins_match_nested_loops() {
     }
     for r in &right {
         if !left.iter().any(|l| l.0 == r.0) {
-            right_outer.push((None, r.clone()));
-            full.push((None, Some(r.clone())));
+            right_outer.push((None, *r));
+            full.push((None, Some(*r)));
         }
     }
-    left_outer.extend(inner.iter().map(|(l, r)| (l.clone(), Some(r.clone()))));
-    right_outer.extend(inner.iter().map(|(l, r)| (Some(l.clone()), r.clone())));
-    full.extend(inner.iter().map(|(l, r)| (Some(l.clone()), Some(r.clone()))));
-    assert!(left_outer.iter().any(|(_, r)| r.is_none()), "test data has unmatched left keys");
-    assert!(right_outer.iter().any(|(l, _)| l.is_none()), "test data has unmatched right keys");
+    left_outer.extend(inner.iter().map(|(l, r)| (l.clone(), Some(*r))));
+    right_outer.extend(inner.iter().map(|(l, r)| (Some(l.clone()), *r)));
+    full.extend(inner.iter().map(|(l, r)| (Some(l.clone()), Some(*r))));
+    assert!(
+        left_outer.iter().any(|(_, r)| r.is_none()),
+        "test data has unmatched left keys"
+    );
+    assert!(
+        right_outer.iter().any(|(l, _)| l.is_none()),
+        "test data has unmatched right keys"
+    );
 
     for p in [1, 3] {
         let env = env(p);
@@ -66,7 +72,11 @@ fn inner_and_outer_joins_match_nested_loops() {
         env.execute("joins").unwrap();
         assert_eq!(sorted(j.take()), sorted(inner.clone()), "inner, p={p}");
         assert_eq!(sorted(lo.take()), sorted(left_outer.clone()), "left outer, p={p}");
-        assert_eq!(sorted(ro.take()), sorted(right_outer.clone()), "right outer, p={p}");
+        assert_eq!(
+            sorted(ro.take()),
+            sorted(right_outer.clone()),
+            "right outer, p={p}"
+        );
         assert_eq!(sorted(fo.take()), sorted(full.clone()), "full outer, p={p}");
     }
 }
@@ -103,8 +113,14 @@ fn co_group_sees_keys_present_on_one_side_only() {
 fn total_sort_is_globally_ordered_and_sort_partition_orders_each_partition() {
     let data: Vec<i64> = (0..5000).map(|i| (i * 7919) % 5003 - 2500).collect();
     let env = env(4);
-    let total = env.from_collection(data.clone()).sort_by(|x: &i64| *x, Order::Ascending).collect();
-    let desc = env.from_collection(data.clone()).sort_by(|x: &i64| *x, Order::Descending).collect();
+    let total = env
+        .from_collection(data.clone())
+        .sort_by(|x: &i64| *x, Order::Ascending)
+        .collect();
+    let desc = env
+        .from_collection(data.clone())
+        .sort_by(|x: &i64| *x, Order::Descending)
+        .collect();
     let partitions = env
         .from_collection(data.clone())
         .sort_partition(|x: &i64| *x, Order::Ascending)
@@ -128,7 +144,10 @@ fn distinct_keeps_one_of_each_and_distinct_by_keeps_one_per_key() {
         // A small combiner budget exercises partial deduplication before the exchange.
         env.set_config("execution.batch.combiner.max-keys", "10").unwrap();
         let d = env.from_collection(data.clone()).distinct().collect();
-        let by = env.from_collection(data.clone()).distinct_by(|r: &(u8, u32)| r.0).collect();
+        let by = env
+            .from_collection(data.clone())
+            .distinct_by(|r: &(u8, u32)| r.0)
+            .collect();
         env.execute("distinct").unwrap();
         let got = d.take();
         assert_eq!(got.len(), expected.len(), "no duplicates, p={p}");
@@ -141,7 +160,9 @@ fn distinct_keeps_one_of_each_and_distinct_by_keeps_one_per_key() {
 
 #[test]
 fn group_reduce_aggregate_and_keyed_min_max_agree_with_direct_computation() {
-    let data: Vec<(u32, i64)> = (0..2000).map(|i| (i % 17, (i64::from(i) * 31) % 101 - 50)).collect();
+    let data: Vec<(u32, i64)> = (0..2000)
+        .map(|i| (i % 17, (i64::from(i) * 31) % 101 - 50))
+        .collect();
     let mut groups: HashMap<u32, Vec<i64>> = HashMap::new();
     for (k, v) in &data {
         groups.entry(*k).or_default().push(*v);
@@ -150,11 +171,13 @@ fn group_reduce_aggregate_and_keyed_min_max_agree_with_direct_computation() {
     let s = env.from_collection(data.clone());
     let keyed = s.key_by(|r: &(u32, i64)| r.0);
     let medians = keyed
-        .reduce_group(|k: &u32, vs: Vec<(u32, i64)>, out: &mut dyn Collector<(u32, i64)>| {
-            let mut v: Vec<i64> = vs.into_iter().map(|r| r.1).collect();
-            v.sort();
-            out.collect((*k, v[v.len() / 2]));
-        })
+        .reduce_group(
+            |k: &u32, vs: Vec<(u32, i64)>, out: &mut dyn Collector<(u32, i64)>| {
+                let mut v: Vec<i64> = vs.into_iter().map(|r| r.1).collect();
+                v.sort();
+                out.collect((*k, v[v.len() / 2]));
+            },
+        )
         .collect();
 
     #[derive(Clone)]
@@ -192,11 +215,19 @@ fn group_reduce_aggregate_and_keyed_min_max_agree_with_direct_computation() {
         assert!((a - v.iter().sum::<i64>() as f64 / v.len() as f64).abs() < 1e-9);
     }
     for (name, got, f) in [
-        ("min", mins.take(), (|v: &Vec<i64>| *v.iter().min().unwrap()) as fn(&Vec<i64>) -> i64),
+        (
+            "min",
+            mins.take(),
+            (|v: &Vec<i64>| *v.iter().min().unwrap()) as fn(&Vec<i64>) -> i64,
+        ),
         ("max", maxs.take(), |v: &Vec<i64>| *v.iter().max().unwrap()),
         ("sum", sums.take(), |v: &Vec<i64>| v.iter().sum()),
     ] {
-        assert_eq!(got.len(), groups.len(), "{name}: one result per key in batch mode");
+        assert_eq!(
+            got.len(),
+            groups.len(),
+            "{name}: one result per key in batch mode"
+        );
         for (k, v) in got {
             assert_eq!(v, f(&groups[&k]), "{name} of key {k}");
         }
@@ -208,7 +239,10 @@ fn cross_count_and_first_n() {
     let env = env(3);
     let a: Vec<u32> = (0..20).collect();
     let b: Vec<char> = "xyz".chars().collect();
-    let pairs = env.from_collection(a.clone()).cross(&env.from_collection(b.clone())).collect();
+    let pairs = env
+        .from_collection(a.clone())
+        .cross(&env.from_collection(b.clone()))
+        .collect();
     let n = env.from_sequence(1, 12345).count().collect();
     let top = env
         .from_sequence(1, 1000)
@@ -254,13 +288,19 @@ fn union_and_partitionings_deliver_every_record_where_promised() {
     assert_eq!(sorted(rebalanced.take()), (1..=100).collect::<Vec<_>>());
     assert_eq!(sorted(shuffled.take()), (1..=100).collect::<Vec<_>>());
     assert_eq!(sorted(rescaled.take()), (1..=100).collect::<Vec<_>>());
-    assert_eq!(sorted(forwarded.take()), (1..=100).map(|x| x * 2).collect::<Vec<_>>());
+    assert_eq!(
+        sorted(forwarded.take()),
+        (1..=100).map(|x| x * 2).collect::<Vec<_>>()
+    );
 }
 
 #[test]
 fn custom_partitioner_out_of_range_fails_the_job_naming_the_operator() {
     let env = env(2);
-    env.from_sequence(1, 10).partition_custom(|_: &i64, n| n + 5).map(|x: i64| x).collect();
+    env.from_sequence(1, 10)
+        .partition_custom(|_: &i64, n| n + 5)
+        .map(|x: i64| x)
+        .collect();
     let e = env.execute("bad partitioner").unwrap_err().to_string();
     assert!(e.contains("custom partitioner chose partition 7 of 2"), "{e}");
 }

@@ -10,10 +10,21 @@ fn wordcount_example_contract() {
     write_corpus(&input, 300_000, 5).unwrap();
     let out = dir.path().join("out");
     let status = Command::new(binary("examples/wordcount"))
-        .args(["--input", input.to_str().unwrap(), "--output", out.to_str().unwrap(), "--parallelism", "3"])
+        .args([
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--parallelism",
+            "3",
+        ])
         .output()
         .unwrap();
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     assert_eq!(read_wordcount_output(&out), reference_wordcount(&input));
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 3);
 }
@@ -23,7 +34,12 @@ fn wordcount_missing_input_is_a_one_line_error_naming_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.txt");
     let out = Command::new(binary("examples/wordcount"))
-        .args(["--input", missing.to_str().unwrap(), "--output", dir.path().join("o").to_str().unwrap()])
+        .args([
+            "--input",
+            missing.to_str().unwrap(),
+            "--output",
+            dir.path().join("o").to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -42,17 +58,31 @@ fn spate_run_passes_parallelism_and_configuration_to_the_job() {
     let run = Command::new(binary("spate"))
         .args(["run", "-p", "2", "-D", "execution.runtime-mode=BATCH"])
         .arg(binary("examples/wordcount"))
-        .args(["--input", input.to_str().unwrap(), "--output", out.to_str().unwrap()])
+        .args([
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 2, "parallelism 2 from -p");
+    assert_eq!(
+        std::fs::read_dir(&out).unwrap().count(),
+        2,
+        "parallelism 2 from -p"
+    );
     assert_eq!(read_wordcount_output(&out), reference_wordcount(&input));
 
     let bad = Command::new(binary("spate"))
         .args(["run", "-D", "parallelism.default=zero"])
         .arg(binary("examples/wordcount"))
-        .args(["--input", input.to_str().unwrap(), "--output", out.to_str().unwrap()])
+        .args([
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(!bad.status.success());

@@ -22,12 +22,19 @@ fn a_panic_in_a_user_function_fails_the_job_with_the_operator_name_and_message()
             .collect();
         let started = Instant::now();
         let err = env.execute("failing").unwrap_err();
-        assert!(started.elapsed() < Duration::from_secs(30), "failure must not hang");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "failure must not hang"
+        );
         match &err {
             Error::JobFailed { failure, result } => {
                 assert_eq!(failure.operator, "Validate");
                 assert!(failure.message.contains("bad record 5000"), "{}", failure.message);
-                assert!(failure.message.contains("runtime.rs"), "location of the panic: {}", failure.message);
+                assert!(
+                    failure.message.contains("runtime.rs"),
+                    "location of the panic: {}",
+                    failure.message
+                );
                 assert_eq!(result.status, JobStatus::Failed);
             }
             other => panic!("unexpected error {other}"),
@@ -52,7 +59,10 @@ fn a_missing_input_path_is_named() {
     let env = StreamEnv::local();
     env.read_text_file("/no/such/input.txt").collect();
     let e = env.execute("missing").unwrap_err().to_string();
-    assert!(e.contains("/no/such/input.txt") && e.contains("does not exist"), "{e}");
+    assert!(
+        e.contains("/no/such/input.txt") && e.contains("does not exist"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -60,7 +70,11 @@ fn batch_jobs_run_with_fewer_slots_than_their_parallelism_but_streaming_jobs_do_
     let env = StreamEnv::local();
     env.set_parallelism(4);
     env.set_config("taskmanager.numberOfTaskSlots", "1").unwrap();
-    let out = env.from_sequence(1, 1000).key_by(|x: &i64| x % 10).sum(|x: &mut i64| x).collect();
+    let out = env
+        .from_sequence(1, 1000)
+        .key_by(|x: &i64| x % 10)
+        .sum(|x: &mut i64| x)
+        .collect();
     env.execute("one slot").unwrap();
     let mut got = out.take();
     got.sort();
@@ -69,21 +83,31 @@ fn batch_jobs_run_with_fewer_slots_than_their_parallelism_but_streaming_jobs_do_
 
     env.set_runtime_mode(RuntimeMode::Streaming);
     let e = env.execute("one slot streaming").unwrap_err().to_string();
-    assert!(e.contains("needs 4 task slots") && e.contains("taskmanager.numberOfTaskSlots"), "{e}");
+    assert!(
+        e.contains("needs 4 task slots") && e.contains("taskmanager.numberOfTaskSlots"),
+        "{e}"
+    );
 }
 
 #[test]
 fn automatic_mode_is_batch_for_bounded_sources() {
     let env = StreamEnv::local();
     env.set_parallelism(1);
-    let out = env.from_collection(vec![1u32, 2, 3, 1]).key_by(|x: &u32| *x).sum(|x: &mut u32| x).collect();
+    let out = env
+        .from_collection(vec![1u32, 2, 3, 1])
+        .key_by(|x: &u32| *x)
+        .sum(|x: &mut u32| x)
+        .collect();
     let result = env.execute("auto").unwrap();
     // Batch: one final value per key and a pre-aggregation step.
     let mut got = out.take();
     got.sort();
     assert_eq!(got, [2, 2, 3]);
     let combine = result.operator("Combine").unwrap();
-    assert!(combine.records_out < combine.records_in, "pre-aggregation in batch mode");
+    assert!(
+        combine.records_out < combine.records_in,
+        "pre-aggregation in batch mode"
+    );
     assert!(result.duration > Duration::ZERO);
     let src = result.operator("Source").unwrap();
     assert_eq!((src.records_in, src.records_out), (0, 4));
@@ -94,14 +118,31 @@ fn batch_operations_behind_unbounded_sources_are_rejected_at_submission() {
     let env = StreamEnv::local();
     env.from_generator(None, None, |i| i).count().collect();
     let e = env.execute("unbounded count").unwrap_err().to_string();
-    assert!(e.contains("needs bounded input") && e.contains("Generator(unbounded)"), "{e}");
+    assert!(
+        e.contains("needs bounded input") && e.contains("Generator(unbounded)"),
+        "{e}"
+    );
 }
 
 #[test]
 fn bad_configuration_is_rejected_with_the_key() {
     let env = StreamEnv::local();
-    let e = env.set_config("taskmanager.numberOfTaskSlot", "2").err().unwrap().to_string();
-    assert!(e.contains("taskmanager.numberOfTaskSlot") && e.contains("did you mean"), "{e}");
-    let e = env.set_config("execution.runtime-mode", "SOMETIMES").err().unwrap().to_string();
-    assert!(e.contains("execution.runtime-mode") && e.contains("SOMETIMES"), "{e}");
+    let e = env
+        .set_config("taskmanager.numberOfTaskSlot", "2")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("taskmanager.numberOfTaskSlot") && e.contains("did you mean"),
+        "{e}"
+    );
+    let e = env
+        .set_config("execution.runtime-mode", "SOMETIMES")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("execution.runtime-mode") && e.contains("SOMETIMES"),
+        "{e}"
+    );
 }

@@ -12,8 +12,10 @@ fn a_slow_consumer_holds_back_an_unbounded_source_and_cancel_stops_the_job() {
     let consumed = Arc::new(AtomicU64::new(0));
     let env = StreamEnv::local();
     env.set_parallelism(1);
-    env.set_config("taskmanager.network.records-per-batch", "10").unwrap();
-    env.set_config("taskmanager.network.memory.buffers-per-channel", "2").unwrap();
+    env.set_config("taskmanager.network.records-per-batch", "10")
+        .unwrap();
+    env.set_config("taskmanager.network.memory.buffers-per-channel", "2")
+        .unwrap();
     let p = produced.clone();
     let c = consumed.clone();
     env.from_generator(None, None, move |i| {
@@ -37,7 +39,10 @@ fn a_slow_consumer_holds_back_an_unbounded_source_and_cancel_stops_the_job() {
     assert!(c1 > 100, "the consumer made progress: {c1}");
     // In flight at most: the channel (2 batches of 10), the batch being filled, the batch being
     // consumed, and one source poll (1024 records) that is blocked mid-way.
-    assert!(p1 - c1 <= 20 + 10 + 10 + 1024 + 10, "produced {p1}, consumed {c1}: the source ran ahead");
+    assert!(
+        p1 - c1 <= 20 + 10 + 10 + 1024 + 10,
+        "produced {p1}, consumed {c1}: the source ran ahead"
+    );
 }
 
 mod spate_e2e_discard {
@@ -72,12 +77,22 @@ fn streaming_reduce_emits_a_running_value_per_record() {
     let env = StreamEnv::local();
     env.set_parallelism(2).set_runtime_mode(RuntimeMode::Streaming);
     let out = env
-        .from_collection(vec![("a".to_string(), 1u32), ("a".into(), 2), ("b".into(), 5), ("a".into(), 3)])
+        .from_collection(vec![
+            ("a".to_string(), 1u32),
+            ("a".into(), 2),
+            ("b".into(), 5),
+            ("a".into(), 3),
+        ])
         .key_by(|r: &(String, u32)| r.0.clone())
         .sum(|r: &mut (String, u32)| &mut r.1)
         .collect();
     env.execute("rolling").unwrap();
-    let mut a: Vec<u32> = out.take().into_iter().filter(|r| r.0 == "a").map(|r| r.1).collect();
+    let mut a: Vec<u32> = out
+        .take()
+        .into_iter()
+        .filter(|r| r.0 == "a")
+        .map(|r| r.1)
+        .collect();
     a.sort();
     // The collection is split over two readers, so arrival order of a's records varies, but the
     // running sums always end at 6 and there is one per record.

@@ -34,10 +34,12 @@ fn wordcount_spilling_blocking_exchanges_and_one_slot_give_the_same_result() {
     env.set_parallelism(4);
     // Tiny memory per partition: blocking partitions spill to disk. Few keys per combiner: many
     // partial results. One slot: subtasks run one after another.
-    env.set_config("taskmanager.network.blocking-shuffle.memory-per-partition", "1kb").unwrap();
+    env.set_config("taskmanager.network.blocking-shuffle.memory-per-partition", "1kb")
+        .unwrap();
     env.set_config("execution.batch.combiner.max-keys", "50").unwrap();
     env.set_config("taskmanager.numberOfTaskSlots", "1").unwrap();
-    env.set_config("io.tmp.dirs", dir.path().to_str().unwrap()).unwrap();
+    env.set_config("io.tmp.dirs", dir.path().to_str().unwrap())
+        .unwrap();
     spate_examples::wordcount::build(&env, &input, &out);
     env.execute("wordcount").unwrap();
     assert_eq!(read_wordcount_output(&out), expected);
@@ -64,5 +66,8 @@ fn wordcount_in_streaming_mode_ends_with_the_final_counts() {
     }
     assert_eq!(last, expected);
     let combine = result.operator("Combine").unwrap();
-    assert_eq!(combine.records_in, combine.records_out, "no pre-aggregation in streaming mode");
+    assert_eq!(
+        combine.records_in, combine.records_out,
+        "no pre-aggregation in streaming mode"
+    );
 }

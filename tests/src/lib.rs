@@ -19,8 +19,10 @@ pub fn write_corpus(path: &Path, bytes: usize, seed: u64) -> std::io::Result<()>
             let len = 1 + (i % 9);
             (0..len)
                 .map(|j| {
-                    let h = (i as u64).wrapping_mul(2_654_435_761) ^ (j as u64).wrapping_mul(40_503).rotate_left(17);
-                    let c = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[((h >> 7) % 62) as usize];
+                    let h = (i as u64).wrapping_mul(2_654_435_761)
+                        ^ (j as u64).wrapping_mul(40_503).rotate_left(17);
+                    let c = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                        [((h >> 7) % 62) as usize];
                     c as char
                 })
                 .collect()
@@ -52,7 +54,9 @@ pub fn reference_wordcount(path: &Path) -> HashMap<String, u64> {
     let mut counts = HashMap::new();
     let mut buf = String::new();
     for line in text.lines() {
-        spate_examples::tokenize::for_each_word(line, &mut buf, |w| *counts.entry(w.to_string()).or_insert(0) += 1);
+        spate_examples::tokenize::for_each_word(line, &mut buf, |w| {
+            *counts.entry(w.to_string()).or_insert(0) += 1
+        });
     }
     counts
 }
@@ -64,14 +68,22 @@ pub fn read_wordcount_output(dir: &Path) -> HashMap<String, u64> {
     let mut parts: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
-    parts.retain(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("part-")));
+    parts.retain(|p| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("part-"))
+    });
     assert!(!parts.is_empty(), "no part files in {}", dir.display());
     for p in parts {
         let text = std::fs::read_to_string(&p).unwrap_or_default();
         for line in text.lines() {
-            let (w, n) = line.split_once('\t').unwrap_or_else(|| panic!("malformed line {line:?} in {}", p.display()));
+            let (w, n) = line
+                .split_once('\t')
+                .unwrap_or_else(|| panic!("malformed line {line:?} in {}", p.display()));
             let n: u64 = n.parse().unwrap_or_else(|_| panic!("bad count in {line:?}"));
-            assert!(counts.insert(w.to_string(), n).is_none(), "word {w} appears twice");
+            assert!(
+                counts.insert(w.to_string(), n).is_none(),
+                "word {w} appears twice"
+            );
         }
     }
     counts
@@ -81,7 +93,10 @@ pub fn read_wordcount_output(dir: &Path) -> HashMap<String, u64> {
 pub fn build_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
     // target/debug/deps/e2e-xxxx -> target/debug
-    exe.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default()
+    exe.parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// A built binary (`spate`) or example (`examples/wordcount`), or a panic saying how to build it.

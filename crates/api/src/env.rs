@@ -81,13 +81,21 @@ impl StreamEnv {
         let conf = &self.state.borrow().config;
         conf.get_opt(&keys::PARALLELISM_DEFAULT)
             .map(|p| p as u32)
-            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1))
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get() as u32)
+                    .unwrap_or(1)
+            })
     }
 
     /// Sets the default parallelism.
     pub fn set_parallelism(&self, parallelism: u32) -> &Self {
         // A whole number of at least 1 is always valid for this key.
-        let _ = self.state.borrow_mut().config.set(&keys::PARALLELISM_DEFAULT, parallelism.max(1));
+        let _ = self
+            .state
+            .borrow_mut()
+            .config
+            .set(&keys::PARALLELISM_DEFAULT, parallelism.max(1));
         self
     }
 
@@ -177,7 +185,12 @@ impl StreamEnv {
             let p = graph.node(*from).parallelism;
             graph.node_mut(*node).parallelism = p;
         }
-        JobSubmission { name: name.to_string(), graph, code: st.code.clone(), config: st.config.clone() }
+        JobSubmission {
+            name: name.to_string(),
+            graph,
+            code: st.code.clone(),
+            config: st.config.clone(),
+        }
     }
 
     /// Runs every pipeline built so far and waits for its end.

@@ -51,7 +51,10 @@ pub struct KeyedStream<T, K> {
 
 impl<T, K> Clone for KeyedStream<T, K> {
     fn clone(&self) -> Self {
-        KeyedStream { input: self.input.clone(), key: self.key.clone() }
+        KeyedStream {
+            input: self.input.clone(),
+            key: self.key.clone(),
+        }
     }
 }
 
@@ -72,7 +75,10 @@ impl<T: Data> DataStream<T> {
     /// assert_eq!(got, [('a', 7), ('b', 1)]);
     /// ```
     pub fn key_by<K: Key>(&self, f: impl Fn(&T) -> K + Send + Sync + 'static) -> KeyedStream<T, K> {
-        KeyedStream { input: self.clone(), key: KeyFn::Owned(Arc::new(f)) }
+        KeyedStream {
+            input: self.clone(),
+            key: KeyFn::Owned(Arc::new(f)),
+        }
     }
 
     /// Partitions the stream by a key borrowed from the record (no copy per record):
@@ -81,7 +87,10 @@ impl<T: Data> DataStream<T> {
         &self,
         f: impl for<'a> Fn(&'a T) -> &'a K + Send + Sync + 'static,
     ) -> KeyedStream<T, K> {
-        KeyedStream { input: self.clone(), key: KeyFn::Borrowed(Arc::new(f)) }
+        KeyedStream {
+            input: self.clone(),
+            key: KeyFn::Borrowed(Arc::new(f)),
+        }
     }
 }
 

@@ -44,8 +44,8 @@ pub use ops::keyed_process::{KeyedContext, ValueState};
 pub use ops::sort::Order;
 pub use spate_common::config::{keys, Configuration};
 pub use spate_connectors::collect::CollectHandle;
-pub use spate_runtime::source::{Boundedness, ReadStatus, Source, SourceReader, SplitEnumerator};
 pub use spate_runtime::sink::{Sink, SinkWriter};
+pub use spate_runtime::source::{Boundedness, ReadStatus, Source, SourceReader, SplitEnumerator};
 pub use spate_runtime::{Collector, Data, Error, JobResult, JobStatus, Key, Result, TaskContext};
 pub use stream::DataStream;
 
@@ -53,7 +53,7 @@ pub use stream::DataStream;
 pub mod prelude {
     pub use crate::ops::aggregate::AggregateFunction;
     pub use crate::{
-        CollectHandle, Collector, DataStream, Either, KeyedContext, KeyedStream, Order, RuntimeMode, StreamEnv,
-        ValueState,
+        CollectHandle, Collector, DataStream, Either, KeyedContext, KeyedStream, Order, RuntimeMode,
+        StreamEnv, ValueState,
     };
 }

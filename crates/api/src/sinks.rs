@@ -18,11 +18,15 @@ pub struct SinkHandle<T> {
 impl<T: Data> SinkHandle<T> {
     /// Sets the sink's parallelism.
     pub fn set_parallelism(self, parallelism: u32) -> Self {
-        SinkHandle { stream: self.stream.set_parallelism(parallelism) }
+        SinkHandle {
+            stream: self.stream.set_parallelism(parallelism),
+        }
     }
     /// Names the sink.
     pub fn name(self, name: &str) -> Self {
-        SinkHandle { stream: self.stream.name(name) }
+        SinkHandle {
+            stream: self.stream.name(name),
+        }
     }
 }
 
@@ -32,7 +36,9 @@ impl<T: Data> DataStream<T> {
         let name = format!("Sink: {}", sink.name());
         let sink: Arc<dyn Sink<T>> = Arc::new(sink);
         let id = self.add_node(&name, NodeKind::Sink, NodeCode::Operator(code::sink(sink)));
-        SinkHandle { stream: DataStream::new(self.env.clone(), id) }
+        SinkHandle {
+            stream: DataStream::new(self.env.clone(), id),
+        }
     }
 
     /// Prints every record (`Debug` format) to standard output.

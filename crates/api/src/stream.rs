@@ -29,7 +29,12 @@ impl<T> Clone for DataStream<T> {
 
 impl<T: Data> DataStream<T> {
     pub(crate) fn new(env: StreamEnv, id: OperatorId) -> Self {
-        DataStream { env, id, partitioning: Partitioning::Default, partitioner: Partitioner::Plain }
+        DataStream {
+            env,
+            id,
+            partitioning: Partitioning::Default,
+            partitioner: Partitioner::Plain,
+        }
     }
 
     /// The id of the operator that produces this stream.
@@ -127,7 +132,11 @@ impl<T: Data> DataStream<T> {
         Op: Operator<T, O>,
         F: Fn(&TaskContext) -> Op + Send + Sync + 'static,
     {
-        let id = self.add_node(name, NodeKind::Operator, NodeCode::Operator(code::operator::<T, O, Op, F>(factory)));
+        let id = self.add_node(
+            name,
+            NodeKind::Operator,
+            NodeCode::Operator(code::operator::<T, O, Op, F>(factory)),
+        );
         DataStream::new(self.env.clone(), id)
     }
 
@@ -154,7 +163,12 @@ impl<T: Data> DataStream<T> {
     /// Marks the operator producing this stream as needing the end of its input (a batch
     /// operation), so planning rejects it behind an unbounded source.
     pub(crate) fn needs_bounded_input(self) -> Self {
-        self.env.state.borrow_mut().graph.node_mut(self.id).needs_bounded_input = true;
+        self.env
+            .state
+            .borrow_mut()
+            .graph
+            .node_mut(self.id)
+            .needs_bounded_input = true;
         self
     }
 

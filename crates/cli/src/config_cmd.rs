@@ -3,9 +3,7 @@
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use spate_common::config::{
-    keys, Configuration, KeySpec, ValueKind, ENV_CONFIG_FILE, ENV_CONF_DIR,
-};
+use spate_common::config::{keys, Configuration, KeySpec, ValueKind, ENV_CONFIG_FILE, ENV_CONF_DIR};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -75,7 +73,9 @@ pub(crate) fn run(cmd: &ConfigCommand) -> Result<()> {
         ConfigCommand::Show(args) => {
             let effective = load(args)?;
             if effective.conf.iter().next().is_none() {
-                eprintln!("no configuration keys are set; every key takes its default (see `spate config keys`)");
+                eprintln!(
+                    "no configuration keys are set; every key takes its default (see `spate config keys`)"
+                );
             }
             to_yaml(&effective.conf)
         }
@@ -95,12 +95,7 @@ fn keys_table(specs: &[&KeySpec]) -> String {
             (s.name, kind_text(s.kind), default)
         })
         .collect();
-    let name_w = rows
-        .iter()
-        .map(|r| r.0.len())
-        .max()
-        .unwrap_or(0)
-        .max("KEY".len());
+    let name_w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max("KEY".len());
     let kind_w = rows
         .iter()
         .map(|r| r.1.len())
@@ -178,9 +173,7 @@ fn is_plain_safe(text: &str) -> bool {
     let reserved = ["null", "true", "false", "yes", "no", "on", "off", "y", "n"];
     (first.is_ascii_alphabetic() || first == b'/')
         && bytes.iter().all(word_chars)
-        && (text == "true"
-            || text == "false"
-            || !reserved.contains(&text.to_ascii_lowercase().as_str()))
+        && (text == "true" || text == "false" || !reserved.contains(&text.to_ascii_lowercase().as_str()))
 }
 
 #[cfg(test)]

@@ -60,7 +60,9 @@ pub(crate) fn run(args: &RunArgs) -> Result<ExitCode> {
     }
     // SPATE_DYNAMIC_PROPERTIES holds one `key=value` per line, so a value cannot span lines.
     if let Some((key, _)) = conf.iter().find(|(_, v)| v.contains(['\n', '\r'])) {
-        bail!("the value of configuration key '{key}' contains a line break, which cannot be passed to the job");
+        bail!(
+            "the value of configuration key '{key}' contains a line break, which cannot be passed to the job"
+        );
     }
 
     let (job, job_args) = args.job();
@@ -110,9 +112,7 @@ fn exit_code(args: &RunArgs, status: ExitStatus) -> ExitCode {
             eprintln!(
                 "error: job binary '{}' was killed by signal {signal}{}{core}",
                 args.job().0.display(),
-                signal_name(signal)
-                    .map(|n| format!(" ({n})"))
-                    .unwrap_or_default()
+                signal_name(signal).map(|n| format!(" ({n})")).unwrap_or_default()
             );
             return ExitCode::from(u8::try_from(128 + signal).unwrap_or(u8::MAX));
         }

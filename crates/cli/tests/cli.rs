@@ -84,10 +84,7 @@ fn unknown_key_fails_before_the_job_runs() {
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.contains("no.such.key"), "{err}");
-    assert!(
-        err.starts_with("error: ") && err.lines().count() == 1,
-        "{err}"
-    );
+    assert!(err.starts_with("error: ") && err.lines().count() == 1, "{err}");
     assert!(!marker.exists(), "the job ran");
 }
 
@@ -95,11 +92,7 @@ fn unknown_key_fails_before_the_job_runs() {
 fn bad_parallelism_names_the_key() {
     let out = spate(&["run", "-p", "0", "/bin/true"]);
     assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("parallelism.default"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("parallelism.default"), "{}", stderr(&out));
 }
 
 #[test]
@@ -118,11 +111,7 @@ fn non_executable_job_binary_exits_2() {
     std::fs::write(&path, "just text\n").unwrap();
     let out = spate(&["run", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains(path.to_str().unwrap()),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains(path.to_str().unwrap()), "{}", stderr(&out));
 }
 
 #[test]
@@ -134,10 +123,7 @@ fn bad_value_in_config_file_names_file_and_key() {
     let out = spate(&["run", "-c", file, "/bin/true"]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(
-        err.contains(file) && err.contains("parallelism.default"),
-        "{err}"
-    );
+    assert!(err.contains(file) && err.contains("parallelism.default"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
@@ -145,11 +131,7 @@ fn bad_value_in_config_file_names_file_and_key() {
 fn config_file_is_passed_to_the_job_and_overridden_by_d() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("config.yaml");
-    std::fs::write(
-        &file,
-        "parallelism.default: 5\nexecution.buffer-timeout: 10ms\n",
-    )
-    .unwrap();
+    std::fs::write(&file, "parallelism.default: 5\nexecution.buffer-timeout: 10ms\n").unwrap();
     let file = file.to_str().unwrap();
     let out = spate(&[
         "run",
@@ -219,11 +201,7 @@ fn config_keys_lists_every_key() {
     let out = spate(&["config", "keys"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    for key in [
-        "parallelism.default",
-        "execution.runtime-mode",
-        "io.tmp.dirs",
-    ] {
+    for key in ["parallelism.default", "execution.runtime-mode", "io.tmp.dirs"] {
         assert!(text.contains(key), "{text}");
     }
     assert!(text.contains("100ms"), "{text}");

@@ -59,7 +59,10 @@ pub struct ConfigOption<T> {
 
 impl<T> ConfigOption<T> {
     const fn new(spec: &'static KeySpec) -> Self {
-        ConfigOption { spec, _type: PhantomData }
+        ConfigOption {
+            spec,
+            _type: PhantomData,
+        }
     }
 }
 
@@ -195,7 +198,8 @@ impl Configuration {
     pub fn set_str(&mut self, key: &str, value: &str) -> Result<()> {
         let spec = find_key(key)?;
         validate(spec, value)?;
-        self.values.insert(spec.name.to_string(), value.trim().to_string());
+        self.values
+            .insert(spec.name.to_string(), value.trim().to_string());
         Ok(())
     }
 
@@ -235,7 +239,9 @@ impl Configuration {
     pub fn apply_dynamic<S: AsRef<str>>(&mut self, properties: &[S]) -> Result<()> {
         for p in properties {
             let p = p.as_ref();
-            let (k, v) = p.split_once('=').ok_or_else(|| Error::BadProperty(p.to_string()))?;
+            let (k, v) = p
+                .split_once('=')
+                .ok_or_else(|| Error::BadProperty(p.to_string()))?;
             if k.trim().is_empty() {
                 return Err(Error::BadProperty(p.to_string()));
             }
@@ -246,9 +252,11 @@ impl Configuration {
 
     /// Parses YAML text (flat or nested keys).
     pub fn from_yaml(text: &str, origin: &Path) -> Result<Self> {
-        let file_err = |reason: String| Error::ConfigFile { path: origin.to_path_buf(), reason };
-        let doc: serde_norway::Value =
-            serde_norway::from_str(text).map_err(|e| file_err(e.to_string()))?;
+        let file_err = |reason: String| Error::ConfigFile {
+            path: origin.to_path_buf(),
+            reason,
+        };
+        let doc: serde_norway::Value = serde_norway::from_str(text).map_err(|e| file_err(e.to_string()))?;
         let mut flat = Vec::new();
         match doc {
             serde_norway::Value::Null => {}
@@ -303,13 +311,21 @@ impl Configuration {
     }
 }
 
-fn flatten(prefix: &str, map: &serde_norway::Mapping, out: &mut Vec<(String, String)>) -> std::result::Result<(), String> {
+fn flatten(
+    prefix: &str,
+    map: &serde_norway::Mapping,
+    out: &mut Vec<(String, String)>,
+) -> std::result::Result<(), String> {
     for (k, v) in map {
         let key = match k {
             serde_norway::Value::String(s) => s.clone(),
             other => scalar_text(other).ok_or("keys must be text")?,
         };
-        let full = if prefix.is_empty() { key } else { format!("{prefix}.{key}") };
+        let full = if prefix.is_empty() {
+            key
+        } else {
+            format!("{prefix}.{key}")
+        };
         match v {
             serde_norway::Value::Mapping(m) => flatten(&full, m, out)?,
             other => {
@@ -332,15 +348,19 @@ fn scalar_text(v: &serde_norway::Value) -> Option<String> {
 
 fn find_key(key: &str) -> Result<&'static KeySpec> {
     let key = key.trim();
-    keys::ALL.iter().copied().find(|s| s.name == key).ok_or_else(|| Error::UnknownKey {
-        key: key.to_string(),
-        hint: keys::ALL
-            .iter()
-            .map(|s| (edit_distance(s.name, key), s.name))
-            .filter(|(d, _)| *d <= 3)
-            .min()
-            .map(|(_, n)| n.to_string()),
-    })
+    keys::ALL
+        .iter()
+        .copied()
+        .find(|s| s.name == key)
+        .ok_or_else(|| Error::UnknownKey {
+            key: key.to_string(),
+            hint: keys::ALL
+                .iter()
+                .map(|s| (edit_distance(s.name, key), s.name))
+                .filter(|(d, _)| *d <= 3)
+                .min()
+                .map(|(_, n)| n.to_string()),
+        })
 }
 
 fn validate(spec: &KeySpec, value: &str) -> Result<()> {
@@ -351,7 +371,10 @@ fn validate(spec: &KeySpec, value: &str) -> Result<()> {
     };
     match spec.kind {
         ValueKind::Int { min } => {
-            let n = value.trim().parse::<u64>().map_err(|_| bad("expected a whole number".into()))?;
+            let n = value
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| bad("expected a whole number".into()))?;
             if n < min {
                 return Err(bad(format!("must be at least {min}")));
             }
@@ -394,7 +417,8 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
         "d" | "day" | "days" => n.checked_mul(86_400_000),
         other => return Err(format!("unknown time unit '{other}' (use ms, s, min, h or d)")),
     };
-    ms.map(Duration::from_millis).ok_or_else(|| "duration too large".into())
+    ms.map(Duration::from_millis)
+        .ok_or_else(|| "duration too large".into())
 }
 
 /// Parses memory sizes as Flink writes them: `512b`, `64kb`, `32mb`, `1 gb`; a bare number is bytes.
@@ -408,7 +432,8 @@ pub fn parse_memory_size(text: &str) -> std::result::Result<u64, String> {
         "t" | "tb" | "tib" => 1 << 40,
         other => return Err(format!("unknown memory unit '{other}' (use b, kb, mb, gb or tb)")),
     };
-    n.checked_mul(factor).ok_or_else(|| "memory size too large".into())
+    n.checked_mul(factor)
+        .ok_or_else(|| "memory size too large".into())
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -480,10 +505,16 @@ mod tests {
     #[test]
     fn yaml_flat_and_nested() {
         let p = Path::new("conf.yaml");
-        let c = Configuration::from_yaml("parallelism.default: 3\ntaskmanager:\n  numberOfTaskSlots: 2\n", p).unwrap();
+        let c = Configuration::from_yaml(
+            "parallelism.default: 3\ntaskmanager:\n  numberOfTaskSlots: 2\n",
+            p,
+        )
+        .unwrap();
         assert_eq!(c.get(&keys::PARALLELISM_DEFAULT), 3);
         assert_eq!(c.get(&keys::TASK_SLOTS), 2);
-        let e = Configuration::from_yaml("nope.key: 1\n", p).unwrap_err().to_string();
+        let e = Configuration::from_yaml("nope.key: 1\n", p)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("conf.yaml") && e.contains("nope.key"), "{e}");
         assert!(Configuration::from_yaml("- a\n- b\n", p).is_err());
         assert!(Configuration::from_yaml("a: [", p).is_err());
@@ -493,7 +524,8 @@ mod tests {
     #[test]
     fn dynamic_properties() {
         let mut c = Configuration::default();
-        c.apply_dynamic(&["parallelism.default=4", "execution.runtime-mode = STREAMING"]).unwrap();
+        c.apply_dynamic(&["parallelism.default=4", "execution.runtime-mode = STREAMING"])
+            .unwrap();
         assert_eq!(c.get(&keys::PARALLELISM_DEFAULT), 4);
         assert!(c.apply_dynamic(&["novalue"]).is_err());
         assert!(c.apply_dynamic(&["=3"]).is_err());
@@ -509,7 +541,9 @@ mod tests {
 
     #[test]
     fn load_missing_file_names_path() {
-        let e = Configuration::load(Path::new("/no/such/conf.yaml")).unwrap_err().to_string();
+        let e = Configuration::load(Path::new("/no/such/conf.yaml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("/no/such/conf.yaml"), "{e}");
     }
 }

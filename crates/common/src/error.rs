@@ -8,7 +8,11 @@ pub enum Error {
     UnknownKey { key: String, hint: Option<String> },
     /// A value that does not parse for its key.
     #[error("bad value '{value}' for configuration key '{key}': {reason}")]
-    BadValue { key: String, value: String, reason: String },
+    BadValue {
+        key: String,
+        value: String,
+        reason: String,
+    },
     /// A `-D` argument that is not `key=value`.
     #[error("bad dynamic property '{0}': expected key=value")]
     BadProperty(String),

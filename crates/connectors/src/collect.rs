@@ -9,14 +9,19 @@ pub struct CollectHandle<T> {
 
 impl<T> Clone for CollectHandle<T> {
     fn clone(&self) -> Self {
-        CollectHandle { shared: self.shared.clone() }
+        CollectHandle {
+            shared: self.shared.clone(),
+        }
     }
 }
 
 impl<T> CollectHandle<T> {
     /// Takes the records collected so far (in no particular order across subtasks).
     pub fn take(&self) -> Vec<T> {
-        self.shared.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+        self.shared
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
     }
 }
 
@@ -29,7 +34,12 @@ impl<T> CollectSink<T> {
     /// A sink and the handle that reads what it collected.
     pub fn new() -> (Self, CollectHandle<T>) {
         let shared = Arc::new(Mutex::new(Vec::new()));
-        (CollectSink { shared: shared.clone() }, CollectHandle { shared })
+        (
+            CollectSink {
+                shared: shared.clone(),
+            },
+            CollectHandle { shared },
+        )
     }
 }
 
@@ -44,7 +54,10 @@ impl<T: Send + 'static> Sink<T> for CollectSink<T> {
         Ok(())
     }
     fn create_writer(&self, _ctx: &TaskContext) -> Result<Box<dyn SinkWriter<T>>> {
-        Ok(Box::new(CollectWriter { local: Vec::new(), shared: self.shared.clone() }))
+        Ok(Box::new(CollectWriter {
+            local: Vec::new(),
+            shared: self.shared.clone(),
+        }))
     }
 }
 

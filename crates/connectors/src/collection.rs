@@ -1,5 +1,7 @@
 use serde::{Deserialize, Serialize};
-use spate_runtime::source::{Boundedness, QueueEnumerator, ReadStatus, Source, SourceReader, SplitEnumerator};
+use spate_runtime::source::{
+    Boundedness, QueueEnumerator, ReadStatus, Source, SourceReader, SplitEnumerator,
+};
 use spate_runtime::{Collector, Data, Result, TaskContext};
 use std::ops::Range;
 use std::sync::Arc;
@@ -23,7 +25,10 @@ pub struct IndexRange(pub Range<usize>);
 /// Splits `0..len` into at most `parts` contiguous ranges of nearly equal size.
 pub fn split_range(len: usize, parts: usize) -> Vec<Range<usize>> {
     let parts = parts.max(1).min(len.max(1));
-    (0..parts).map(|i| (i * len / parts)..((i + 1) * len / parts)).filter(|r| !r.is_empty()).collect()
+    (0..parts)
+        .map(|i| (i * len / parts)..((i + 1) * len / parts))
+        .filter(|r| !r.is_empty())
+        .collect()
 }
 
 impl<T: Data + Sync> Source<T> for CollectionSource<T> {
@@ -36,11 +41,16 @@ impl<T: Data + Sync> Source<T> for CollectionSource<T> {
         Boundedness::Bounded
     }
     fn create_enumerator(&self, parallelism: u32) -> Result<Box<dyn SplitEnumerator<IndexRange>>> {
-        let splits = split_range(self.data.len(), parallelism as usize).into_iter().map(IndexRange);
+        let splits = split_range(self.data.len(), parallelism as usize)
+            .into_iter()
+            .map(IndexRange);
         Ok(Box::new(QueueEnumerator::new(splits)))
     }
     fn create_reader(&self, _ctx: &TaskContext) -> Result<Box<dyn SourceReader<T, IndexRange>>> {
-        Ok(Box::new(CollectionReader { data: self.data.clone(), current: 0..0 }))
+        Ok(Box::new(CollectionReader {
+            data: self.data.clone(),
+            current: 0..0,
+        }))
     }
 }
 

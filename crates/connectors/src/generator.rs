@@ -1,5 +1,7 @@
 use serde::{Deserialize, Serialize};
-use spate_runtime::source::{Boundedness, PerSubtaskEnumerator, ReadStatus, Source, SourceReader, SplitEnumerator};
+use spate_runtime::source::{
+    Boundedness, PerSubtaskEnumerator, ReadStatus, Source, SourceReader, SplitEnumerator,
+};
 use spate_runtime::{Collector, Data, Result, TaskContext};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,7 +50,9 @@ impl<T: Data> Source<T> for GeneratorSource<T> {
     }
     fn create_enumerator(&self, parallelism: u32) -> Result<Box<dyn SplitEnumerator<Stride>>> {
         let p = u64::from(parallelism.max(1));
-        Ok(Box::new(PerSubtaskEnumerator::new((0..p).map(|first| Stride { first, step: p }).collect())))
+        Ok(Box::new(PerSubtaskEnumerator::new(
+            (0..p).map(|first| Stride { first, step: p }).collect(),
+        )))
     }
     fn create_reader(&self, ctx: &TaskContext) -> Result<Box<dyn SourceReader<T, Stride>>> {
         Ok(Box::new(GeneratorReader {
@@ -78,7 +82,9 @@ impl<T: Data> SourceReader<T, Stride> for GeneratorReader<T> {
         Ok(())
     }
     fn poll_next(&mut self, out: &mut dyn Collector<T>) -> Result<ReadStatus> {
-        let Some((next, step)) = self.stride.as_mut() else { return Ok(ReadStatus::NeedSplit) };
+        let Some((next, step)) = self.stride.as_mut() else {
+            return Ok(ReadStatus::NeedSplit);
+        };
         let mut budget = 1024u64;
         if let Some(rate) = self.per_second {
             let allowed = (self.started.elapsed().as_secs_f64() * rate) as u64 + 1;

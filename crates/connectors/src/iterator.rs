@@ -1,4 +1,6 @@
-use spate_runtime::source::{Boundedness, PerSubtaskEnumerator, ReadStatus, Source, SourceReader, SplitEnumerator};
+use spate_runtime::source::{
+    Boundedness, PerSubtaskEnumerator, ReadStatus, Source, SourceReader, SplitEnumerator,
+};
 use spate_runtime::{Collector, Data, Error, Result, TaskContext};
 use std::sync::Mutex;
 
@@ -11,7 +13,10 @@ pub struct IteratorSource<I> {
 impl<I> IteratorSource<I> {
     /// A source over `iter`; `bounded` says whether the iterator ends.
     pub fn new(iter: I, bounded: bool) -> Self {
-        IteratorSource { iter: Mutex::new(Some(iter)), bounded }
+        IteratorSource {
+            iter: Mutex::new(Some(iter)),
+            bounded,
+        }
     }
 }
 
@@ -33,12 +38,21 @@ impl<T: Data, I: Iterator<Item = T> + Send + 'static> Source<T> for IteratorSour
     }
     fn create_reader(&self, ctx: &TaskContext) -> Result<Box<dyn SourceReader<T, ()>>> {
         let iter = if ctx.subtask == 0 {
-            let mut slot = self.iter.lock().map_err(|_| Error::Internal("iterator lock poisoned".into()))?;
-            Some(slot.take().ok_or_else(|| Error::Other("an iterator source can run only once".into()))?)
+            let mut slot = self
+                .iter
+                .lock()
+                .map_err(|_| Error::Internal("iterator lock poisoned".into()))?;
+            Some(
+                slot.take()
+                    .ok_or_else(|| Error::Other("an iterator source can run only once".into()))?,
+            )
         } else {
             None
         };
-        Ok(Box::new(IteratorReader { iter, has_split: false }))
+        Ok(Box::new(IteratorReader {
+            iter,
+            has_split: false,
+        }))
     }
 }
 

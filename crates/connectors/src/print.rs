@@ -16,7 +16,10 @@ pub struct PrintSink<T> {
 impl<T> PrintSink<T> {
     /// Prints to standard output.
     pub fn new(format: PrintFormat<T>) -> Self {
-        PrintSink { format, stderr: false }
+        PrintSink {
+            format,
+            stderr: false,
+        }
     }
     /// Prints to standard error instead.
     pub fn to_stderr(mut self) -> Self {
@@ -30,8 +33,16 @@ impl<T: Send + 'static> Sink<T> for PrintSink<T> {
         "Print".into()
     }
     fn create_writer(&self, ctx: &TaskContext) -> Result<Box<dyn SinkWriter<T>>> {
-        let prefix = if ctx.parallelism > 1 { format!("{}> ", ctx.subtask + 1) } else { String::new() };
-        Ok(Box::new(PrintWriter { format: self.format.clone(), prefix, stderr: self.stderr }))
+        let prefix = if ctx.parallelism > 1 {
+            format!("{}> ", ctx.subtask + 1)
+        } else {
+            String::new()
+        };
+        Ok(Box::new(PrintWriter {
+            format: self.format.clone(),
+            prefix,
+            stderr: self.stderr,
+        }))
     }
 }
 

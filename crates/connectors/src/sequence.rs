@@ -1,6 +1,8 @@
 use crate::collection::split_range;
 use serde::{Deserialize, Serialize};
-use spate_runtime::source::{Boundedness, QueueEnumerator, ReadStatus, Source, SourceReader, SplitEnumerator};
+use spate_runtime::source::{
+    Boundedness, QueueEnumerator, ReadStatus, Source, SourceReader, SplitEnumerator,
+};
 use spate_runtime::{Collector, Result, TaskContext};
 
 /// The numbers `from..=to`, split into ranges.
@@ -33,12 +35,18 @@ impl Source<i64> for SequenceSource {
         Boundedness::Bounded
     }
     fn create_enumerator(&self, parallelism: u32) -> Result<Box<dyn SplitEnumerator<NumberRange>>> {
-        let len = if self.to < self.from { 0 } else { (self.to - self.from) as u64 as usize + 1 };
+        let len = if self.to < self.from {
+            0
+        } else {
+            (self.to - self.from) as u64 as usize + 1
+        };
         // A few splits per subtask, so faster subtasks take more.
-        let splits = split_range(len, parallelism as usize * 4).into_iter().map(|r| NumberRange {
-            next: self.from + r.start as i64,
-            last: self.from + r.end as i64 - 1,
-        });
+        let splits = split_range(len, parallelism as usize * 4)
+            .into_iter()
+            .map(|r| NumberRange {
+                next: self.from + r.start as i64,
+                last: self.from + r.end as i64 - 1,
+            });
         Ok(Box::new(QueueEnumerator::new(splits)))
     }
     fn create_reader(&self, _ctx: &TaskContext) -> Result<Box<dyn SourceReader<i64, NumberRange>>> {
@@ -56,7 +64,9 @@ impl SourceReader<i64, NumberRange> for SequenceReader {
         Ok(())
     }
     fn poll_next(&mut self, out: &mut dyn Collector<i64>) -> Result<ReadStatus> {
-        let Some(r) = self.range.as_mut() else { return Ok(ReadStatus::NeedSplit) };
+        let Some(r) = self.range.as_mut() else {
+            return Ok(ReadStatus::NeedSplit);
+        };
         let stop = r.last.min(r.next.saturating_add(4095));
         for n in r.next..=stop {
             out.collect(n);

@@ -6,7 +6,9 @@
 //! finish its last line. So every line is read exactly once, however the ranges fall.
 
 use serde::{Deserialize, Serialize};
-use spate_runtime::source::{Boundedness, QueueEnumerator, ReadStatus, Source, SourceReader, SplitEnumerator};
+use spate_runtime::source::{
+    Boundedness, QueueEnumerator, ReadStatus, Source, SourceReader, SplitEnumerator,
+};
 use spate_runtime::{Collector, Error, Result, TaskContext};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
@@ -26,7 +28,10 @@ pub struct TextFileSource {
 impl TextFileSource {
     /// Lines of `path` (a file or a directory of files).
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        TextFileSource { path: path.into(), split_size: None }
+        TextFileSource {
+            path: path.into(),
+            split_size: None,
+        }
     }
 
     /// Uses splits of `bytes` (at least 1) instead of the automatic size.
@@ -61,7 +66,8 @@ pub fn list_input(path: &Path) -> Result<Vec<(PathBuf, u64)>> {
     let mut files = Vec::new();
     let mut dirs = vec![path.to_path_buf()];
     while let Some(dir) = dirs.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(format!("cannot list {}", dir.display()), e))?;
+        let entries =
+            std::fs::read_dir(&dir).map_err(|e| Error::io(format!("cannot list {}", dir.display()), e))?;
         for entry in entries {
             let entry = entry.map_err(|e| Error::io(format!("cannot list {}", dir.display()), e))?;
             let name = entry.file_name();
@@ -89,8 +95,16 @@ pub fn make_splits(files: &[(PathBuf, u64)], split_size: u64) -> Vec<FileSplit> 
         let mut start = 0;
         while start < *len {
             // Avoid a tiny tail split: fold the remainder into the last split.
-            let end = if len - start < split_size + split_size / 10 { *len } else { start + split_size };
-            splits.push(FileSplit { path: path.clone(), start, end });
+            let end = if len - start < split_size + split_size / 10 {
+                *len
+            } else {
+                start + split_size
+            };
+            splits.push(FileSplit {
+                path: path.clone(),
+                start,
+                end,
+            });
             start = end;
         }
     }
@@ -115,7 +129,10 @@ impl Source<String> for TextFileSource {
         Ok(Box::new(QueueEnumerator::new(make_splits(&files, size))))
     }
     fn create_reader(&self, _ctx: &TaskContext) -> Result<Box<dyn SourceReader<String, FileSplit>>> {
-        Ok(Box::new(TextReader { current: None, buf: Vec::new() }))
+        Ok(Box::new(TextReader {
+            current: None,
+            buf: Vec::new(),
+        }))
     }
 }
 
@@ -133,7 +150,8 @@ struct TextReader {
 
 impl SourceReader<String, FileSplit> for TextReader {
     fn add_split(&mut self, split: FileSplit) -> Result<()> {
-        let file = File::open(&split.path).map_err(|e| Error::io(format!("cannot open {}", split.path.display()), e))?;
+        let file = File::open(&split.path)
+            .map_err(|e| Error::io(format!("cannot open {}", split.path.display()), e))?;
         let mut reader = BufReader::with_capacity(256 << 10, file);
         let mut pos = split.start;
         if split.start > 0 {
@@ -147,12 +165,19 @@ impl SourceReader<String, FileSplit> for TextReader {
                 .map_err(|e| Error::io(format!("cannot read {}", split.path.display()), e))?;
             pos = split.start - 1 + n as u64;
         }
-        self.current = Some(OpenSplit { path: split.path, reader, pos, end: split.end });
+        self.current = Some(OpenSplit {
+            path: split.path,
+            reader,
+            pos,
+            end: split.end,
+        });
         Ok(())
     }
 
     fn poll_next(&mut self, out: &mut dyn Collector<String>) -> Result<ReadStatus> {
-        let Some(s) = self.current.as_mut() else { return Ok(ReadStatus::NeedSplit) };
+        let Some(s) = self.current.as_mut() else {
+            return Ok(ReadStatus::NeedSplit);
+        };
         for _ in 0..1024 {
             if s.pos >= s.end {
                 self.current = None;
@@ -219,7 +244,11 @@ mod tests {
         // Without a trailing newline, with CRLF, and with empty lines.
         std::fs::write(&path, "a\r\n\r\nb\n\nc").unwrap();
         for size in [1, 2, 3, 5, 100] {
-            assert_eq!(read_all(&path, size), ["a", "", "b", "", "c"], "split size {size}");
+            assert_eq!(
+                read_all(&path, size),
+                ["a", "", "b", "", "c"],
+                "split size {size}"
+            );
         }
     }
 
@@ -236,8 +265,15 @@ mod tests {
         std::fs::write(dir.path().join("_temporary/d.txt"), "junk\n").unwrap();
         assert_eq!(read_all(dir.path(), 1 << 20), ["1", "2", "3"]);
         let missing = dir.path().join("nope");
-        let e = TextFileSource::new(&missing).create_enumerator(1).err().unwrap().to_string();
-        assert!(e.contains(&missing.display().to_string()) && e.contains("does not exist"), "{e}");
+        let e = TextFileSource::new(&missing)
+            .create_enumerator(1)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains(&missing.display().to_string()) && e.contains("does not exist"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -247,7 +283,9 @@ mod tests {
         std::fs::write(&path, b"ok\nbad \xff line\n").unwrap();
         let src = TextFileSource::new(&path);
         let mut e = src.create_enumerator(1).unwrap();
-        let mut r = src.create_reader(&TaskContext::standalone(ExecutionMode::Batch)).unwrap();
+        let mut r = src
+            .create_reader(&TaskContext::standalone(ExecutionMode::Batch))
+            .unwrap();
         r.add_split(e.next_split(0, None).unwrap()).unwrap();
         let mut lines = Vec::new();
         let err = r.poll_next(&mut lines).unwrap_err().to_string();

@@ -20,7 +20,10 @@ pub struct TextFileSink<T> {
 impl<T> TextFileSink<T> {
     /// A sink writing into `dir`, formatting each record with `format`.
     pub fn new(dir: impl Into<PathBuf>, format: LineFormat<T>) -> Self {
-        TextFileSink { dir: dir.into(), format }
+        TextFileSink {
+            dir: dir.into(),
+            format,
+        }
     }
 }
 
@@ -31,14 +34,23 @@ pub fn part_file_name(subtask: u32) -> String {
 
 fn prepare_dir(dir: &Path) -> Result<()> {
     if dir.exists() && !dir.is_dir() {
-        return Err(Error::Other(format!("output path {} exists and is not a directory", dir.display())));
+        return Err(Error::Other(format!(
+            "output path {} exists and is not a directory",
+            dir.display()
+        )));
     }
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create output directory {}", dir.display()), e))?;
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(format!("cannot list {}", dir.display()), e))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("cannot create output directory {}", dir.display()), e))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| Error::io(format!("cannot list {}", dir.display()), e))?;
     for entry in entries.flatten() {
         if entry.file_name().to_string_lossy().starts_with("part-") && entry.path().is_file() {
-            std::fs::remove_file(entry.path())
-                .map_err(|e| Error::io(format!("cannot remove old part file {}", entry.path().display()), e))?;
+            std::fs::remove_file(entry.path()).map_err(|e| {
+                Error::io(
+                    format!("cannot remove old part file {}", entry.path().display()),
+                    e,
+                )
+            })?;
         }
     }
     Ok(())
@@ -53,7 +65,8 @@ impl<T: Send + 'static> Sink<T> for TextFileSink<T> {
     }
     fn create_writer(&self, ctx: &TaskContext) -> Result<Box<dyn SinkWriter<T>>> {
         let path = self.dir.join(part_file_name(ctx.subtask));
-        let file = File::create(&path).map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
+        let file =
+            File::create(&path).map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
         Ok(Box::new(TextWriter {
             out: BufWriter::with_capacity(256 << 10, file),
             path,
@@ -80,7 +93,9 @@ impl<T: Send> SinkWriter<T> for TextWriter<T> {
             .map_err(|e| Error::io(format!("cannot write {}", self.path.display()), e))
     }
     fn flush(&mut self) -> Result<()> {
-        self.out.flush().map_err(|e| Error::io(format!("cannot write {}", self.path.display()), e))
+        self.out
+            .flush()
+            .map_err(|e| Error::io(format!("cannot write {}", self.path.display()), e))
     }
     fn finish(&mut self) -> Result<()> {
         self.flush()

@@ -48,7 +48,9 @@ pub fn targets_of(p: Partitioning, up: u32, down: u32, i: u32) -> Range<u32> {
 
 /// How many producer subtasks send to consumer `j`.
 pub fn producers_of(p: Partitioning, up: u32, down: u32, j: u32) -> u32 {
-    (0..up).filter(|&i| targets_of(p, up, down, i).contains(&j)).count() as u32
+    (0..up)
+        .filter(|&i| targets_of(p, up, down, i).contains(&j))
+        .count() as u32
 }
 
 fn ceil_div(a: u64, b: u64) -> u64 {
@@ -110,9 +112,15 @@ mod tests {
                 assert_eq!(t.len(), 1);
                 per_consumer[t.start as usize] += 1;
             }
-            assert!(per_consumer.iter().all(|&c| c >= 1), "{up}->{down}: {per_consumer:?}");
+            assert!(
+                per_consumer.iter().all(|&c| c >= 1),
+                "{up}->{down}: {per_consumer:?}"
+            );
             for j in 0..down {
-                assert_eq!(producers_of(Partitioning::Rescale, up, down, j), per_consumer[j as usize]);
+                assert_eq!(
+                    producers_of(Partitioning::Rescale, up, down, j),
+                    per_consumer[j as usize]
+                );
             }
         }
     }

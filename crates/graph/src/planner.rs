@@ -31,7 +31,12 @@ pub fn plan(graph: &StreamGraph, mode: ExecutionMode, max_parallelism: u32) -> R
     let mut edges: Vec<Resolved> = graph
         .edges
         .iter()
-        .map(|e| Resolved { source: e.source, target: e.target, partitioning: e.partitioning, code: e.id })
+        .map(|e| Resolved {
+            source: e.source,
+            target: e.target,
+            partitioning: e.partitioning,
+            code: e.id,
+        })
         .collect();
 
     // Dissolve pass-through nodes: unions always, batch-only nodes in streaming mode.
@@ -43,7 +48,8 @@ pub fn plan(graph: &StreamGraph, mode: ExecutionMode, max_parallelism: u32) -> R
         .collect();
     for node in &dissolve {
         let (ins, rest): (Vec<Resolved>, Vec<Resolved>) = edges.into_iter().partition(|e| e.target == *node);
-        let (outs, mut rest): (Vec<Resolved>, Vec<Resolved>) = rest.into_iter().partition(|e| e.source == *node);
+        let (outs, mut rest): (Vec<Resolved>, Vec<Resolved>) =
+            rest.into_iter().partition(|e| e.source == *node);
         for i in &ins {
             for o in &outs {
                 // The consumer's choice of partitioning wins; otherwise the producer's.
@@ -52,13 +58,22 @@ pub fn plan(graph: &StreamGraph, mode: ExecutionMode, max_parallelism: u32) -> R
                 } else {
                     (i.partitioning, i.code)
                 };
-                rest.push(Resolved { source: i.source, target: o.target, partitioning, code });
+                rest.push(Resolved {
+                    source: i.source,
+                    target: o.target,
+                    partitioning,
+                    code,
+                });
             }
         }
         edges = rest;
     }
-    let alive: BTreeSet<OperatorId> =
-        graph.nodes.iter().map(|n| n.id).filter(|id| !dissolve.contains(id)).collect();
+    let alive: BTreeSet<OperatorId> = graph
+        .nodes
+        .iter()
+        .map(|n| n.id)
+        .filter(|id| !dissolve.contains(id))
+        .collect();
 
     // Default partitioning: forward at equal parallelism, else rebalance.
     for e in &mut edges {
@@ -155,12 +170,22 @@ pub fn plan(graph: &StreamGraph, mode: ExecutionMode, max_parallelism: u32) -> R
         }
     }
     for v in &mut vertices {
-        v.name = v.operators.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(" -> ");
-        v.bounded = v.operators.iter().all(|o| upstream_sources(graph, &edges, o.operator).iter().all(|s| {
-            matches!(graph.node(*s).kind, NodeKind::Source { bounded: true })
-        }));
+        v.name = v
+            .operators
+            .iter()
+            .map(|o| o.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" -> ");
+        v.bounded = v.operators.iter().all(|o| {
+            upstream_sources(graph, &edges, o.operator)
+                .iter()
+                .all(|s| matches!(graph.node(*s).kind, NodeKind::Source { bounded: true }))
+        });
     }
-    Ok(JobGraph { vertices, edges: job_edges })
+    Ok(JobGraph {
+        vertices,
+        edges: job_edges,
+    })
 }
 
 /// The mode AUTOMATIC resolves to: batch when every source is bounded.
@@ -231,7 +256,11 @@ fn topological_order(alive: &BTreeSet<OperatorId>, edges: &[Resolved]) -> Result
     for e in edges {
         *indeg.entry(e.target).or_default() += 1;
     }
-    let mut ready: Vec<OperatorId> = indeg.iter().filter(|(_, d)| **d == 0).map(|(id, _)| *id).collect();
+    let mut ready: Vec<OperatorId> = indeg
+        .iter()
+        .filter(|(_, d)| **d == 0)
+        .map(|(id, _)| *id)
+        .collect();
     ready.reverse();
     let mut order = Vec::new();
     while let Some(n) = ready.pop() {
@@ -390,7 +419,10 @@ mod tests {
         g.add_edge(j, out, Partitioning::Default);
         assert_eq!(automatic_mode(&g), ExecutionMode::Streaming);
         let e = plan(&g, ExecutionMode::Streaming, 128).unwrap_err().to_string();
-        assert!(e.contains("'Join' needs bounded input") && e.contains("'Gen'"), "{e}");
+        assert!(
+            e.contains("'Join' needs bounded input") && e.contains("'Gen'"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -406,6 +438,9 @@ mod tests {
         let s = src(&mut g, 1);
         let out = g.add_node("Sink", NodeKind::Sink, 8);
         g.add_edge(s, out, Partitioning::Hash);
-        assert!(matches!(plan(&g, ExecutionMode::Batch, 4), Err(Error::AboveMaxParallelism { .. })));
+        assert!(matches!(
+            plan(&g, ExecutionMode::Batch, 4),
+            Err(Error::AboveMaxParallelism { .. })
+        ));
     }
 }

@@ -73,7 +73,12 @@ impl StreamGraph {
     /// Adds an edge; returns its id.
     pub fn add_edge(&mut self, source: OperatorId, target: OperatorId, partitioning: Partitioning) -> EdgeId {
         let id = EdgeId(self.edges.len() as u32);
-        self.edges.push(EdgeSpec { id, source, target, partitioning });
+        self.edges.push(EdgeSpec {
+            id,
+            source,
+            target,
+            partitioning,
+        });
         id
     }
 

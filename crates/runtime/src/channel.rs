@@ -73,7 +73,11 @@ impl<T: Data> ChannelTx<T> {
     }
 }
 
-fn send_pipelined<T>(tx: &Sender<Envelope<T>>, mut msg: Envelope<T>, control: &JobControl) -> std::result::Result<(), WasCancelled> {
+fn send_pipelined<T>(
+    tx: &Sender<Envelope<T>>,
+    mut msg: Envelope<T>,
+    control: &JobControl,
+) -> std::result::Result<(), WasCancelled> {
     match tx.try_send(msg) {
         Ok(()) => return Ok(()),
         Err(TrySendError::Disconnected(_)) => return Err(WasCancelled),
@@ -94,7 +98,10 @@ fn send_pipelined<T>(tx: &Sender<Envelope<T>>, mut msg: Envelope<T>, control: &J
 /// The consumer side.
 pub enum ChannelRx<T> {
     /// Bounded queue with the number of producers to wait for.
-    Pipelined { rx: Receiver<Envelope<T>>, producers: u32 },
+    Pipelined {
+        rx: Receiver<Envelope<T>>,
+        producers: u32,
+    },
     /// Blocking partition.
     Blocking(Arc<BlockingPartition<T>>),
 }
@@ -136,7 +143,9 @@ impl<T: Data> ChannelRx<T> {
                                     Ok(m) => break m,
                                     Err(RecvTimeoutError::Timeout) => continue,
                                     Err(RecvTimeoutError::Disconnected) => {
-                                        return Err(Error::Internal("every producer vanished without ending".into()))
+                                        return Err(Error::Internal(
+                                            "every producer vanished without ending".into(),
+                                        ))
                                     }
                                 }
                             }
@@ -149,15 +158,13 @@ impl<T: Data> ChannelRx<T> {
                 }
                 Ok(Ok(()))
             }
-            ChannelRx::Blocking(p) => {
-                p.read(|batch| {
-                    if control.is_cancelled() {
-                        return Err(WasCancelled);
-                    }
-                    on_event(Some(batch));
-                    Ok(())
-                })
-            }
+            ChannelRx::Blocking(p) => p.read(|batch| {
+                if control.is_cancelled() {
+                    return Err(WasCancelled);
+                }
+                on_event(Some(batch));
+                Ok(())
+            }),
         }
     }
 }
@@ -181,21 +188,34 @@ struct Stored {
 impl<T: Data> BlockingPartition<T> {
     /// A partition that keeps `budget` serialized bytes in memory and spills the rest to `spill_dir`.
     pub fn new(budget: u64, spill_dir: PathBuf) -> Self {
-        BlockingPartition { inner: Mutex::new(Stored::default()), budget, spill_dir, _type: PhantomData }
+        BlockingPartition {
+            inner: Mutex::new(Stored::default()),
+            budget,
+            spill_dir,
+            _type: PhantomData,
+        }
     }
 
     /// Appends a batch.
     pub fn write(&self, batch: &[T]) -> Result<()> {
-        let bytes = postcard::to_allocvec(batch).map_err(|e| Error::Codec(format!("cannot encode a batch: {e}")))?;
-        let mut s = self.inner.lock().map_err(|_| Error::Internal("partition lock poisoned".into()))?;
+        let bytes =
+            postcard::to_allocvec(batch).map_err(|e| Error::Codec(format!("cannot encode a batch: {e}")))?;
+        let mut s = self
+            .inner
+            .lock()
+            .map_err(|_| Error::Internal("partition lock poisoned".into()))?;
         if s.spill.is_none() && s.memory_bytes + bytes.len() as u64 <= self.budget {
             s.memory_bytes += bytes.len() as u64;
             s.memory.push(bytes);
             return Ok(());
         }
         if s.spill.is_none() {
-            let f = tempfile::tempfile_in(&self.spill_dir)
-                .map_err(|e| Error::io(format!("cannot create a spill file in {}", self.spill_dir.display()), e))?;
+            let f = tempfile::tempfile_in(&self.spill_dir).map_err(|e| {
+                Error::io(
+                    format!("cannot create a spill file in {}", self.spill_dir.display()),
+                    e,
+                )
+            })?;
             s.spill = Some(BufWriter::with_capacity(1 << 16, f));
         }
         s.spilled_bytes += 4 + bytes.len() as u64;
@@ -214,9 +234,15 @@ impl<T: Data> BlockingPartition<T> {
     }
 
     /// Reads every batch (memory first, then the spill file), consuming them.
-    pub fn read<E>(&self, mut f: impl FnMut(Vec<T>) -> std::result::Result<(), E>) -> Result<std::result::Result<(), E>> {
+    pub fn read<E>(
+        &self,
+        mut f: impl FnMut(Vec<T>) -> std::result::Result<(), E>,
+    ) -> Result<std::result::Result<(), E>> {
         let (memory, spill) = {
-            let mut s = self.inner.lock().map_err(|_| Error::Internal("partition lock poisoned".into()))?;
+            let mut s = self
+                .inner
+                .lock()
+                .map_err(|_| Error::Internal("partition lock poisoned".into()))?;
             s.memory_bytes = 0;
             (std::mem::take(&mut s.memory), s.spill.take())
         };
@@ -226,8 +252,11 @@ impl<T: Data> BlockingPartition<T> {
             }
         }
         if let Some(w) = spill {
-            let mut file = w.into_inner().map_err(|e| Error::io("cannot flush spill file", e.into_error()))?;
-            file.seek(SeekFrom::Start(0)).map_err(|e| Error::io("cannot rewind spill file", e))?;
+            let mut file = w
+                .into_inner()
+                .map_err(|e| Error::io("cannot flush spill file", e.into_error()))?;
+            file.seek(SeekFrom::Start(0))
+                .map_err(|e| Error::io("cannot rewind spill file", e))?;
             let mut r = BufReader::with_capacity(1 << 16, file);
             let mut buf = Vec::new();
             while let Some(()) = read_frame(&mut r, &mut buf)? {
@@ -242,7 +271,8 @@ impl<T: Data> BlockingPartition<T> {
 
 /// Decodes one serialized batch.
 pub fn decode<T: Data>(bytes: &[u8]) -> Result<Vec<T>> {
-    postcard::from_bytes(bytes).map_err(|e| Error::Codec(format!("corrupt batch of {} bytes: {e}", bytes.len())))
+    postcard::from_bytes(bytes)
+        .map_err(|e| Error::Codec(format!("corrupt batch of {} bytes: {e}", bytes.len())))
 }
 
 /// Reads one length-prefixed frame; `None` at a clean end of input.
@@ -253,13 +283,17 @@ pub fn read_frame(r: &mut impl Read, buf: &mut Vec<u8>) -> Result<Option<()>> {
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(Error::io("cannot read spill file", e)),
     }
-    r.read_exact(&mut len[1..]).map_err(|e| Error::Codec(format!("truncated frame header: {e}")))?;
+    r.read_exact(&mut len[1..])
+        .map_err(|e| Error::Codec(format!("truncated frame header: {e}")))?;
     let len = u32::from_le_bytes(len) as usize;
     if len > MAX_FRAME {
-        return Err(Error::Codec(format!("frame of {len} bytes exceeds the limit of {MAX_FRAME}")));
+        return Err(Error::Codec(format!(
+            "frame of {len} bytes exceeds the limit of {MAX_FRAME}"
+        )));
     }
     buf.resize(len, 0);
-    r.read_exact(buf).map_err(|e| Error::Codec(format!("truncated frame of {len} bytes: {e}")))?;
+    r.read_exact(buf)
+        .map_err(|e| Error::Codec(format!("truncated frame of {len} bytes: {e}")))?;
     Ok(Some(()))
 }
 
@@ -304,7 +338,9 @@ mod tests {
         assert_eq!(h.join().unwrap(), Err(WasCancelled));
         let consumer = spate_common::task::spawn_named("consumer", move || {
             let mut got = Vec::new();
-            rx.drain(&JobControl::default(), |b| got.extend(b.unwrap_or_default())).unwrap().unwrap();
+            rx.drain(&JobControl::default(), |b| got.extend(b.unwrap_or_default()))
+                .unwrap()
+                .unwrap();
             got
         })
         .unwrap();

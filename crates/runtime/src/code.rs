@@ -10,7 +10,7 @@ use crate::channel::{self, ChannelRx, ChannelTx};
 use crate::context::TaskContext;
 use crate::error::{Error, Result};
 use crate::failure;
-use crate::operator::{Chained, ChainLink, CountingOutput, Operator};
+use crate::operator::{ChainLink, Chained, CountingOutput, Operator};
 use crate::output::{combine, erase, unerase, Discard, ErasedOutput, Output};
 use crate::record_writer::{Partitioner, RecordWriter};
 use crate::sink::{Sink, SinkOperator};
@@ -83,7 +83,9 @@ struct EnumeratorBox<S>(Box<dyn SplitEnumerator<S>>);
 
 impl<S: Send + 'static> ErasedEnumerator for EnumeratorBox<S> {
     fn next_split(&mut self, subtask: u32, host: Option<&str>) -> Option<ErasedSplit> {
-        self.0.next_split(subtask, host).map(|s| Box::new(s) as ErasedSplit)
+        self.0
+            .next_split(subtask, host)
+            .map(|s| Box::new(s) as ErasedSplit)
     }
 }
 
@@ -94,13 +96,24 @@ pub trait SourceCode: Send + Sync {
     /// Creates the job's split enumerator.
     fn create_enumerator(&self, parallelism: u32) -> Result<Box<dyn ErasedEnumerator>>;
     /// Runs the reader of one subtask until it ends, writing to `outputs`, then ends them.
-    fn run(&self, ctx: &TaskContext, link: ChainLink, splits: &dyn SplitProvider, outputs: Vec<ErasedOutput>) -> Result<()>;
+    fn run(
+        &self,
+        ctx: &TaskContext,
+        link: ChainLink,
+        splits: &dyn SplitProvider,
+        outputs: Vec<ErasedOutput>,
+    ) -> Result<()>;
 }
 
 /// The code of an exchange's producer side.
 pub trait EdgeCode: Send + Sync {
     /// Creates the writer of one producer subtask into the connected consumer channels.
-    fn writer(&self, ctx: &TaskContext, partitioning: Partitioning, targets: &[ErasedTx]) -> Result<ErasedOutput>;
+    fn writer(
+        &self,
+        ctx: &TaskContext,
+        partitioning: Partitioning,
+        targets: &[ErasedTx],
+    ) -> Result<ErasedOutput>;
 }
 
 /// The code behind a stream-graph node.
@@ -126,11 +139,15 @@ pub struct JobCode {
 impl JobCode {
     /// The code of a node.
     pub fn node(&self, id: OperatorId) -> Result<&NodeCode> {
-        self.nodes.get(&id).ok_or_else(|| Error::Internal(format!("no code for operator {id}")))
+        self.nodes
+            .get(&id)
+            .ok_or_else(|| Error::Internal(format!("no code for operator {id}")))
     }
     /// The code of an edge.
     pub fn edge(&self, id: EdgeId) -> Result<&Arc<dyn EdgeCode>> {
-        self.edges.get(&id).ok_or_else(|| Error::Internal(format!("no code for edge {id}")))
+        self.edges
+            .get(&id)
+            .ok_or_else(|| Error::Internal(format!("no code for edge {id}")))
     }
 }
 
@@ -190,7 +207,10 @@ where
     }
 
     fn build(&self, ctx: &TaskContext, link: ChainLink, outputs: Vec<ErasedOutput>) -> Result<ErasedOutput> {
-        let outs = outputs.into_iter().map(unerase::<O>).collect::<Result<Vec<_>>>()?;
+        let outs = outputs
+            .into_iter()
+            .map(unerase::<O>)
+            .collect::<Result<Vec<_>>>()?;
         let op = (self.factory)(ctx);
         let chained: Box<dyn Output<I>> = Box::new(Chained::new(op, ctx, link, combine(outs)));
         Ok(erase(chained))
@@ -205,7 +225,11 @@ where
     Op: Operator<I, O>,
     F: Fn(&TaskContext) -> Op + Send + Sync + 'static,
 {
-    Arc::new(OperatorFactory { factory, input: TypedInput::<I>::default(), _out: PhantomData })
+    Arc::new(OperatorFactory {
+        factory,
+        input: TypedInput::<I>::default(),
+        _out: PhantomData,
+    })
 }
 
 struct SinkCode<T> {
@@ -220,7 +244,12 @@ impl<T: Data> OperatorCode for SinkCode<T> {
 
     fn build(&self, ctx: &TaskContext, link: ChainLink, _outputs: Vec<ErasedOutput>) -> Result<ErasedOutput> {
         let writer = self.sink.create_writer(ctx)?;
-        let chained: Box<dyn Output<T>> = Box::new(Chained::new(SinkOperator::new(writer), ctx, link, Box::new(Discard)));
+        let chained: Box<dyn Output<T>> = Box::new(Chained::new(
+            SinkOperator::new(writer),
+            ctx,
+            link,
+            Box::new(Discard),
+        ));
         Ok(erase(chained))
     }
 
@@ -231,7 +260,10 @@ impl<T: Data> OperatorCode for SinkCode<T> {
 
 /// The code of a sink.
 pub fn sink<T: Data>(sink: Arc<dyn Sink<T>>) -> Arc<dyn OperatorCode> {
-    Arc::new(SinkCode { sink, input: TypedInput::default() })
+    Arc::new(SinkCode {
+        sink,
+        input: TypedInput::default(),
+    })
 }
 
 struct SourceCodeImpl<T, S> {
@@ -245,16 +277,30 @@ impl<T: Data, S: Source<T>> SourceCode for SourceCodeImpl<T, S> {
     }
 
     fn create_enumerator(&self, parallelism: u32) -> Result<Box<dyn ErasedEnumerator>> {
-        Ok(Box::new(EnumeratorBox(self.source.create_enumerator(parallelism)?)))
+        Ok(Box::new(EnumeratorBox(
+            self.source.create_enumerator(parallelism)?,
+        )))
     }
 
-    fn run(&self, ctx: &TaskContext, link: ChainLink, splits: &dyn SplitProvider, outputs: Vec<ErasedOutput>) -> Result<()> {
-        let outs = outputs.into_iter().map(unerase::<T>).collect::<Result<Vec<_>>>()?;
+    fn run(
+        &self,
+        ctx: &TaskContext,
+        link: ChainLink,
+        splits: &dyn SplitProvider,
+        outputs: Vec<ErasedOutput>,
+    ) -> Result<()> {
+        let outs = outputs
+            .into_iter()
+            .map(unerase::<T>)
+            .collect::<Result<Vec<_>>>()?;
         let mut out = CountingOutput::new(combine(outs), link.counters.clone());
         let name = link.name.clone();
         let ok_or_fail = |r: Result<ReadStatus>| r.unwrap_or_else(|e| failure::fail(e.to_string()));
         failure::guard(&name, || {
-            let mut reader = self.source.create_reader(ctx).unwrap_or_else(|e| failure::fail(e.to_string()));
+            let mut reader = self
+                .source
+                .create_reader(ctx)
+                .unwrap_or_else(|e| failure::fail(e.to_string()));
             let mut last_flush = Instant::now();
             loop {
                 if ctx.is_cancelled() {
@@ -274,7 +320,9 @@ impl<T: Data, S: Source<T>> SourceCode for SourceCodeImpl<T, S> {
                     }
                     ReadStatus::NeedSplit => match splits.next_split(ctx.subtask) {
                         Some(split) => match split.downcast::<S::Split>() {
-                            Ok(s) => reader.add_split(*s).unwrap_or_else(|e| failure::fail(e.to_string())),
+                            Ok(s) => reader
+                                .add_split(*s)
+                                .unwrap_or_else(|e| failure::fail(e.to_string())),
                             Err(_) => failure::fail("split type mismatch"),
                         },
                         None => break,
@@ -290,7 +338,10 @@ impl<T: Data, S: Source<T>> SourceCode for SourceCodeImpl<T, S> {
 
 /// The code of a source.
 pub fn source<T: Data, S: Source<T>>(source: S) -> Arc<dyn SourceCode> {
-    Arc::new(SourceCodeImpl { source, _t: PhantomData })
+    Arc::new(SourceCodeImpl {
+        source,
+        _t: PhantomData,
+    })
 }
 
 struct TypedEdge<T> {
@@ -298,7 +349,12 @@ struct TypedEdge<T> {
 }
 
 impl<T: Data> EdgeCode for TypedEdge<T> {
-    fn writer(&self, ctx: &TaskContext, partitioning: Partitioning, targets: &[ErasedTx]) -> Result<ErasedOutput> {
+    fn writer(
+        &self,
+        ctx: &TaskContext,
+        partitioning: Partitioning,
+        targets: &[ErasedTx],
+    ) -> Result<ErasedOutput> {
         let txs = targets
             .iter()
             .map(|t| {
@@ -307,7 +363,12 @@ impl<T: Data> EdgeCode for TypedEdge<T> {
                     .ok_or_else(|| Error::Internal("channel type mismatch".into()))
             })
             .collect::<Result<Vec<_>>>()?;
-        let w: Box<dyn Output<T>> = Box::new(RecordWriter::new(ctx, partitioning, self.partitioner.clone(), txs));
+        let w: Box<dyn Output<T>> = Box::new(RecordWriter::new(
+            ctx,
+            partitioning,
+            self.partitioner.clone(),
+            txs,
+        ));
         Ok(erase(w))
     }
 }

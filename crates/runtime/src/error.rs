@@ -32,7 +32,10 @@ impl fmt::Display for TaskFailure {
 pub enum Error {
     /// The job failed; the result holds the counters up to the failure.
     #[error("job '{}' failed: {failure}", result.job_name)]
-    JobFailed { failure: TaskFailure, result: Box<JobResult> },
+    JobFailed {
+        failure: TaskFailure,
+        result: Box<JobResult>,
+    },
     /// The job was cancelled.
     #[error("job '{0}' was cancelled")]
     Cancelled(String),
@@ -62,7 +65,10 @@ pub enum Error {
 impl Error {
     /// An I/O error with what was being done.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
 }
 

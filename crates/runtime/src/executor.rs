@@ -70,7 +70,10 @@ impl JobHandle {
     /// Waits for the job's end.
     pub fn wait(self) -> Result<JobResult> {
         self.thread.join().unwrap_or_else(|p| {
-            Err(Error::Internal(format!("job thread panicked: {}", crate::failure::payload_message(&*p))))
+            Err(Error::Internal(format!(
+                "job thread panicked: {}",
+                crate::failure::payload_message(&*p)
+            )))
         })
     }
 }
@@ -108,7 +111,10 @@ impl LocalExecutor {
         let mode = resolve_mode(&config, &sub.graph);
         let max_parallelism = config.get(&keys::MAX_PARALLELISM) as u32;
         let job = plan(&sub.graph, mode, max_parallelism)?;
-        let slots = config.get_opt(&keys::TASK_SLOTS).map(|s| s as u32).unwrap_or_else(|| job.max_parallelism());
+        let slots = config
+            .get_opt(&keys::TASK_SLOTS)
+            .map(|s| s as u32)
+            .unwrap_or_else(|| job.max_parallelism());
         if mode == ExecutionMode::Streaming && slots < job.max_parallelism() {
             return Err(Error::Resources(format!(
                 "a streaming job needs {} task slots (its highest parallelism) but only {slots} are configured (taskmanager.numberOfTaskSlots)",
@@ -138,7 +144,9 @@ impl LocalExecutor {
                     OperatorMetrics {
                         id: op.operator,
                         name: op.name.clone(),
-                        subtasks: (0..v.parallelism).map(|_| Arc::new(OperatorCounters::default())).collect(),
+                        subtasks: (0..v.parallelism)
+                            .map(|_| Arc::new(OperatorCounters::default()))
+                            .collect(),
                     },
                 );
             }
@@ -151,7 +159,9 @@ impl LocalExecutor {
                 match sub.code.node(op.operator)? {
                     NodeCode::Operator(c) => c.prepare(v.parallelism).map_err(|e| named(&op.name, e))?,
                     NodeCode::Source(s) => {
-                        let e = s.create_enumerator(v.parallelism).map_err(|e| named(&op.name, e))?;
+                        let e = s
+                            .create_enumerator(v.parallelism)
+                            .map_err(|e| named(&op.name, e))?;
                         enumerators.insert(v.id, Arc::new(EnumeratorProvider(Mutex::new(e))));
                     }
                     NodeCode::Virtual => {}
@@ -165,9 +175,14 @@ impl LocalExecutor {
         let mut channels = ChannelTable::new();
         let mut receivers: HashMap<(VertexId, u32), ErasedRx> = HashMap::new();
         for v in &job.vertices {
-            let Some(mode) = job.inputs_of(v.id).next().map(|e| e.mode) else { continue };
+            let Some(mode) = job.inputs_of(v.id).next().map(|e| e.mode) else {
+                continue;
+            };
             let NodeCode::Operator(c) = sub.code.node(v.head())? else {
-                return Err(Error::Internal(format!("vertex {} has inputs but its head is not an operator", v.name)));
+                return Err(Error::Internal(format!(
+                    "vertex {} has inputs but its head is not an operator",
+                    v.name
+                )));
             };
             for j in 0..v.parallelism {
                 let producers = job.producers_of(v.id, j);
@@ -189,7 +204,12 @@ impl LocalExecutor {
             info!(job = %sub.name, "  vertex {} (parallelism {})", v.name, v.parallelism);
         }
         let control = Arc::new(JobControl::default());
-        let shared = Arc::new(Shared { job, code: sub.code, channels, metrics });
+        let shared = Arc::new(Shared {
+            job,
+            code: sub.code,
+            channels,
+            metrics,
+        });
         let driver = Driver {
             name: sub.name.clone(),
             job_id,
@@ -204,7 +224,11 @@ impl LocalExecutor {
         };
         let thread = spawn_named(format!("spate-job {}", sub.name), move || driver.run())
             .map_err(|e| Error::io("cannot start the job thread", e))?;
-        Ok(JobHandle { job_id, control, thread })
+        Ok(JobHandle {
+            job_id,
+            control,
+            thread,
+        })
     }
 }
 
@@ -232,8 +256,11 @@ enum Event {
 impl Driver {
     fn run(mut self) -> Result<JobResult> {
         let job = &self.shared.job;
-        let mut pending: VecDeque<(VertexId, u32)> =
-            job.vertices.iter().flat_map(|v| (0..v.parallelism).map(move |j| (v.id, j))).collect();
+        let mut pending: VecDeque<(VertexId, u32)> = job
+            .vertices
+            .iter()
+            .flat_map(|v| (0..v.parallelism).map(move |j| (v.id, j)))
+            .collect();
         let mut finished: HashMap<VertexId, u32> = HashMap::new();
         let mut running = 0u32;
         let mut failure: Option<TaskFailure> = None;
@@ -264,7 +291,11 @@ impl Driver {
                 }
                 return Err(Error::Internal("no subtask can run: scheduling deadlock".into()));
             }
-            let wait = if progress_every.is_zero() { Duration::from_secs(1) } else { progress_every.min(Duration::from_secs(1)) };
+            let wait = if progress_every.is_zero() {
+                Duration::from_secs(1)
+            } else {
+                progress_every.min(Duration::from_secs(1))
+            };
             match events.recv_timeout(wait) {
                 Ok(Event::Ended(v, end)) => {
                     running -= 1;
@@ -314,7 +345,10 @@ impl Driver {
         };
         info!(job = %self.name, status = ?status, seconds = result.duration.as_secs_f64(), "job ended");
         match (failure, status) {
-            (Some(failure), _) => Err(Error::JobFailed { failure, result: Box::new(result) }),
+            (Some(failure), _) => Err(Error::JobFailed {
+                failure,
+                result: Box::new(result),
+            }),
             (None, JobStatus::Cancelled) => Err(Error::Cancelled(self.name)),
             _ => Ok(result),
         }
@@ -329,7 +363,12 @@ impl Driver {
         }
     }
 
-    fn launch(&mut self, v: VertexId, j: u32, events: crossbeam_channel::Sender<Event>) -> Result<JoinHandle<()>> {
+    fn launch(
+        &mut self,
+        v: VertexId,
+        j: u32,
+        events: crossbeam_channel::Sender<Event>,
+    ) -> Result<JoinHandle<()>> {
         let vertex = self.shared.job.vertex(v);
         let ctx = TaskContext {
             job_name: self.name.clone(),
@@ -353,7 +392,11 @@ impl Driver {
         let name = format!("spate-task {} ({}/{})", vertex.name, j + 1, vertex.parallelism);
         spawn_named(name, move || {
             let counters = |op: OperatorId, s: u32| {
-                shared.metrics.get(&op).and_then(|m| m.subtasks.get(s as usize).cloned()).unwrap_or_default()
+                shared
+                    .metrics
+                    .get(&op)
+                    .and_then(|m| m.subtasks.get(s as usize).cloned())
+                    .unwrap_or_default()
             };
             let end = run_subtask(&shared.job, &shared.code, &shared.channels, &counters, inputs);
             let _ = events.send(Event::Ended(v, end));
@@ -361,7 +404,12 @@ impl Driver {
         .map_err(|e| Error::io("cannot start a task thread", e))
     }
 
-    fn log_progress(&self, last: (Instant, u64), running: u32, finished: &HashMap<VertexId, u32>) -> (Instant, u64) {
+    fn log_progress(
+        &self,
+        last: (Instant, u64),
+        running: u32,
+        finished: &HashMap<VertexId, u32>,
+    ) -> (Instant, u64) {
         let job = &self.shared.job;
         let read: u64 = job
             .vertices
@@ -381,4 +429,3 @@ impl Driver {
         (Instant::now(), read)
     }
 }
-

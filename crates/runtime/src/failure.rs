@@ -134,7 +134,13 @@ mod tests {
         let r = catch_task("task", || {
             guard("outer", || guard("inner", || panic!("boom {}", 42)));
         });
-        let Err(Unwound::Failed { operator: op, message: msg }) = r else { panic!() };
+        let Err(Unwound::Failed {
+            operator: op,
+            message: msg,
+        }) = r
+        else {
+            panic!()
+        };
         assert_eq!(op, "inner");
         assert!(msg.starts_with("boom 42 (at "), "{msg}");
     }
@@ -143,7 +149,13 @@ mod tests {
     fn operator_errors_carry_their_message_without_location() {
         enter_task_thread();
         let r = catch_task("task", || guard("sink", || fail("disk full")));
-        assert_eq!(r, Err(Unwound::Failed { operator: "sink".into(), message: "disk full".into() }));
+        assert_eq!(
+            r,
+            Err(Unwound::Failed {
+                operator: "sink".into(),
+                message: "disk full".into()
+            })
+        );
     }
 
     #[test]

@@ -41,7 +41,11 @@ pub struct CountingOutput<O> {
 impl<O> CountingOutput<O> {
     /// Counts into `records_out` of `counters`.
     pub fn new(inner: Box<dyn Output<O>>, counters: Arc<OperatorCounters>) -> Self {
-        CountingOutput { inner, count: 0, link: counters }
+        CountingOutput {
+            inner,
+            count: 0,
+            link: counters,
+        }
     }
     fn publish(&self) {
         self.link.records_out.store(self.count, Ordering::Relaxed);

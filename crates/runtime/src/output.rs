@@ -25,7 +25,10 @@ pub fn erase<T: 'static>(out: Box<dyn Output<T>>) -> ErasedOutput {
 /// Recovers a typed output; fails if the graph connects operators of different types.
 pub fn unerase<T: 'static>(out: ErasedOutput) -> crate::Result<Box<dyn Output<T>>> {
     out.downcast::<Box<dyn Output<T>>>().map(|b| *b).map_err(|_| {
-        crate::Error::Internal(format!("output type mismatch: expected {}", std::any::type_name::<T>()))
+        crate::Error::Internal(format!(
+            "output type mismatch: expected {}",
+            std::any::type_name::<T>()
+        ))
     })
 }
 

@@ -63,17 +63,32 @@ pub struct RecordWriter<T> {
 impl<T: Data> RecordWriter<T> {
     /// A writer for `partitioning` into `targets` (the connected consumer channels, in consumer
     /// order: all consumers for all-to-all edges, the pointwise subset otherwise).
-    pub fn new(ctx: &TaskContext, partitioning: Partitioning, partitioner: Partitioner<T>, targets: Vec<ChannelTx<T>>) -> Self {
+    pub fn new(
+        ctx: &TaskContext,
+        partitioning: Partitioning,
+        partitioner: Partitioner<T>,
+        targets: Vec<ChannelTx<T>>,
+    ) -> Self {
         let route = match (partitioning, partitioner) {
             (Partitioning::Broadcast, _) => Route::Broadcast,
-            (Partitioning::Shuffle, _) => Route::Random { state: 0x9E37_79B9_7F4A_7C15 ^ u64::from(ctx.subtask + 1) },
-            (Partitioning::Hash, Partitioner::Hash(f)) => Route::Hash { f, max_parallelism: ctx.max_parallelism },
+            (Partitioning::Shuffle, _) => Route::Random {
+                state: 0x9E37_79B9_7F4A_7C15 ^ u64::from(ctx.subtask + 1),
+            },
+            (Partitioning::Hash, Partitioner::Hash(f)) => Route::Hash {
+                f,
+                max_parallelism: ctx.max_parallelism,
+            },
             (Partitioning::Custom, Partitioner::Custom(f)) => Route::Custom(f),
             // Start each producer at a different consumer so that small inputs spread out.
-            _ => Route::RoundRobin { next: ctx.subtask as usize },
+            _ => Route::RoundRobin {
+                next: ctx.subtask as usize,
+            },
         };
         RecordWriter {
-            buffers: targets.iter().map(|_| Vec::with_capacity(ctx.batch_size)).collect(),
+            buffers: targets
+                .iter()
+                .map(|_| Vec::with_capacity(ctx.batch_size))
+                .collect(),
             targets,
             route,
             batch_size: ctx.batch_size.max(1),
@@ -168,7 +183,9 @@ mod tests {
 
     fn drain(rx: ChannelRx<u64>) -> Vec<u64> {
         let mut v = Vec::new();
-        rx.drain(&JobControl::default(), |b| v.extend(b.unwrap_or_default())).unwrap().unwrap();
+        rx.drain(&JobControl::default(), |b| v.extend(b.unwrap_or_default()))
+            .unwrap()
+            .unwrap();
         v
     }
 

@@ -75,7 +75,9 @@ pub struct QueueEnumerator<S> {
 impl<S> QueueEnumerator<S> {
     /// Hands out `splits` in order.
     pub fn new(splits: impl IntoIterator<Item = S>) -> Self {
-        QueueEnumerator { splits: splits.into_iter().collect() }
+        QueueEnumerator {
+            splits: splits.into_iter().collect(),
+        }
     }
 }
 
@@ -97,7 +99,9 @@ pub struct PerSubtaskEnumerator<S> {
 impl<S> PerSubtaskEnumerator<S> {
     /// `splits[i]` goes to subtask `i`.
     pub fn new(splits: Vec<S>) -> Self {
-        PerSubtaskEnumerator { splits: splits.into_iter().map(Some).collect() }
+        PerSubtaskEnumerator {
+            splits: splits.into_iter().map(Some).collect(),
+        }
     }
 }
 

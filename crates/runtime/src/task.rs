@@ -66,27 +66,32 @@ pub fn run_subtask(
             let with_name = |e: Error| (op.name.clone(), e);
             let mut outputs = Vec::new();
             for (target, _) in &op.chained_outputs {
-                let out = built
-                    .remove(target)
-                    .ok_or_else(|| with_name(Error::Internal(format!("chained operator {target} not built"))))?;
+                let out = built.remove(target).ok_or_else(|| {
+                    with_name(Error::Internal(format!("chained operator {target} not built")))
+                })?;
                 outputs.push(out);
             }
             for &e in &op.exchange_outputs {
                 let edge = &job.edges[e];
                 let down = job.vertex(edge.target).parallelism;
-                let targets: Vec<ErasedTx> = targets_of(edge.partitioning, vertex.parallelism, down, ctx.subtask)
-                    .map(|j| {
-                        channels
-                            .get(&(edge.target, j))
-                            .cloned()
-                            .ok_or_else(|| Error::Internal(format!("no channel for {} subtask {j}", edge.target)))
-                    })
-                    .collect::<Result<_>>()
-                    .map_err(with_name)?;
-                let writer = code.edge(edge.code).and_then(|c| c.writer(ctx, edge.partitioning, &targets));
+                let targets: Vec<ErasedTx> =
+                    targets_of(edge.partitioning, vertex.parallelism, down, ctx.subtask)
+                        .map(|j| {
+                            channels.get(&(edge.target, j)).cloned().ok_or_else(|| {
+                                Error::Internal(format!("no channel for {} subtask {j}", edge.target))
+                            })
+                        })
+                        .collect::<Result<_>>()
+                        .map_err(with_name)?;
+                let writer = code
+                    .edge(edge.code)
+                    .and_then(|c| c.writer(ctx, edge.partitioning, &targets));
                 outputs.push(writer.map_err(with_name)?);
             }
-            let link = ChainLink { name: op.name.as_str().into(), counters: counters(op.operator, ctx.subtask) };
+            let link = ChainLink {
+                name: op.name.as_str().into(),
+                counters: counters(op.operator, ctx.subtask),
+            };
             match code.node(op.operator).map_err(with_name)? {
                 NodeCode::Operator(c) => {
                     let input = c.build(ctx, link, outputs).map_err(with_name)?;
@@ -94,12 +99,17 @@ pub fn run_subtask(
                 }
                 NodeCode::Source(_) if pos == 0 => head_outputs = outputs,
                 NodeCode::Source(_) | NodeCode::Virtual => {
-                    return Err(with_name(Error::Internal("source or union inside a chain".into())))
+                    return Err(with_name(Error::Internal(
+                        "source or union inside a chain".into(),
+                    )))
                 }
             }
         }
         let head = &vertex.operators[0];
-        let link = ChainLink { name: head.name.as_str().into(), counters: counters(head.operator, ctx.subtask) };
+        let link = ChainLink {
+            name: head.name.as_str().into(),
+            counters: counters(head.operator, ctx.subtask),
+        };
         let with_name = |e: Error| (head.name.clone(), e);
         match code.node(head.operator).map_err(with_name)? {
             NodeCode::Source(src) => {
@@ -113,7 +123,9 @@ pub fn run_subtask(
                 let head_in = built
                     .remove(&head.operator)
                     .ok_or_else(|| with_name(Error::Internal("chain head not built".into())))?;
-                let rx = inputs.rx.ok_or_else(|| with_name(Error::Internal("operator without input".into())))?;
+                let rx = inputs
+                    .rx
+                    .ok_or_else(|| with_name(Error::Internal("operator without input".into())))?;
                 c.input().drive(ctx, rx, head_in).map_err(with_name)
             }
             NodeCode::Virtual => Err(with_name(Error::Internal("union at chain head".into()))),

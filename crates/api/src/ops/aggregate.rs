@@ -44,7 +44,11 @@ where
         let acc = if hit {
             self.accs.get_mut(&key)
         } else {
-            Some(self.accs.entry(key.clone()).or_insert_with(|| agg.create_accumulator()))
+            Some(
+                self.accs
+                    .entry(key.clone())
+                    .or_insert_with(|| agg.create_accumulator()),
+            )
         };
         if let Some(acc) = acc {
             agg.add(acc, record);
@@ -65,13 +69,17 @@ where
 impl<T: Data, K: Key> KeyedStream<T, K> {
     /// Aggregates each key's records with `agg`, emitting `(key, result)`: after every record in
     /// streaming mode, once per key at the end in batch mode.
-    pub fn aggregate<Acc: Send + 'static, O: Data>(&self, agg: impl AggregateFunction<T, Acc, O>) -> DataStream<(K, O)> {
+    pub fn aggregate<Acc: Send + 'static, O: Data>(
+        &self,
+        agg: impl AggregateFunction<T, Acc, O>,
+    ) -> DataStream<(K, O)> {
         let key = self.key.clone();
-        self.hashed(&self.input).add_operator("Keyed Aggregate", move |_| AggregateOp {
-            key: key.clone(),
-            agg: agg.clone(),
-            accs: FxHashMap::default(),
-            streaming: true,
-        })
+        self.hashed(&self.input)
+            .add_operator("Keyed Aggregate", move |_| AggregateOp {
+                key: key.clone(),
+                agg: agg.clone(),
+                accs: FxHashMap::default(),
+                streaming: true,
+            })
     }
 }

@@ -42,7 +42,13 @@ impl<T: Data> DataStream<T> {
     /// assert_eq!(n.take(), [1000]);
     /// ```
     pub fn count(&self) -> DataStream<u64> {
-        let local = self.add_local_operator("Count (local)", |_| CountOp::<T> { n: 0, _t: PhantomData });
-        local.add_operator("Count", |_| SumOp { n: 0 }).single_partition().needs_bounded_input()
+        let local = self.add_local_operator("Count (local)", |_| CountOp::<T> {
+            n: 0,
+            _t: PhantomData,
+        });
+        local
+            .add_operator("Count", |_| SumOp { n: 0 })
+            .single_partition()
+            .needs_bounded_input()
     }
 }

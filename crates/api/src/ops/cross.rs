@@ -40,7 +40,10 @@ impl<L: Data> DataStream<L> {
         let left = self.tag("Tag Left", Either::<L, R>::Left);
         let right = other.tag("Tag Right", Either::<L, R>::Right).broadcast();
         left.union([right])
-            .add_operator("Cross", |_| CrossOp { left: Vec::new(), right: Vec::new() })
+            .add_operator("Cross", |_| CrossOp {
+                left: Vec::new(),
+                right: Vec::new(),
+            })
             .needs_bounded_input()
     }
 }

@@ -66,11 +66,16 @@ impl<T: Data> DataStream<T> {
             max_keys: 0,
         });
         local.env.state.borrow_mut().graph.node_mut(local.id).batch_only = true;
-        let keyed = crate::keyed::KeyedStream { input: local.clone(), key: key.clone() };
-        keyed.hashed(&local).add_operator("Distinct", move |_| DistinctOp {
+        let keyed = crate::keyed::KeyedStream {
+            input: local.clone(),
             key: key.clone(),
-            seen: FxHashSet::default(),
-            max_keys: usize::MAX,
-        })
+        };
+        keyed
+            .hashed(&local)
+            .add_operator("Distinct", move |_| DistinctOp {
+                key: key.clone(),
+                seen: FxHashSet::default(),
+                max_keys: usize::MAX,
+            })
     }
 }

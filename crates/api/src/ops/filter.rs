@@ -28,6 +28,9 @@ impl<T: Data> DataStream<T> {
     /// assert_eq!(even.take().len(), 5);
     /// ```
     pub fn filter(&self, f: impl FnMut(&T) -> bool + Clone + Send + Sync + 'static) -> DataStream<T> {
-        self.add_operator("Filter", move |_| FilterOp { f: f.clone(), _t: PhantomData })
+        self.add_operator("Filter", move |_| FilterOp {
+            f: f.clone(),
+            _t: PhantomData,
+        })
     }
 }

@@ -30,6 +30,8 @@ impl<T: Data> DataStream<T> {
     /// ```
     pub fn first_n(&self, n: u64) -> DataStream<T> {
         let local = self.add_local_operator("First N (local)", move |_| FirstNOp { n, seen: 0 });
-        local.add_operator("First N", move |_| FirstNOp { n, seen: 0 }).single_partition()
+        local
+            .add_operator("First N", move |_| FirstNOp { n, seen: 0 })
+            .single_partition()
     }
 }

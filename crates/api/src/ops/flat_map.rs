@@ -37,7 +37,10 @@ impl<T: Data> DataStream<T> {
         &self,
         f: impl FnMut(T, &mut dyn Collector<O>) + Clone + Send + Sync + 'static,
     ) -> DataStream<O> {
-        self.add_operator("Flat Map", move |_| FlatMapOp { f: f.clone(), _t: PhantomData })
+        self.add_operator("Flat Map", move |_| FlatMapOp {
+            f: f.clone(),
+            _t: PhantomData,
+        })
     }
 
     /// Transforms each record into the items of an iterator.

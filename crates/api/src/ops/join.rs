@@ -89,10 +89,12 @@ impl<L: Data> DataStream<L> {
         let tagged_l = self.tag("Tag Left", Either::<L, R>::Left);
         let tagged_r = other.tag("Tag Right", Either::<L, R>::Right);
         let (kl2, kr2) = (kl.clone(), kr.clone());
-        let keyed = tagged_l.union([tagged_r]).key_by(move |e: &Either<L, R>| match e {
-            Either::Left(l) => kl2(l),
-            Either::Right(r) => kr2(r),
-        });
+        let keyed = tagged_l
+            .union([tagged_r])
+            .key_by(move |e: &Either<L, R>| match e {
+                Either::Left(l) => kl2(l),
+                Either::Right(r) => kr2(r),
+            });
         keyed
             .hashed(&keyed.input)
             .add_operator("CoGroup", move |_| CoGroupOp {
@@ -112,13 +114,18 @@ impl<L: Data> DataStream<L> {
         left_key: impl Fn(&L) -> K + Send + Sync + 'static,
         right_key: impl Fn(&R) -> K + Send + Sync + 'static,
     ) -> DataStream<(L, R)> {
-        self.co_group(other, left_key, right_key, |_: &K, ls: Vec<L>, rs: Vec<R>, out: &mut dyn Collector<(L, R)>| {
-            for l in &ls {
-                for r in &rs {
-                    out.collect((l.clone(), r.clone()));
+        self.co_group(
+            other,
+            left_key,
+            right_key,
+            |_: &K, ls: Vec<L>, rs: Vec<R>, out: &mut dyn Collector<(L, R)>| {
+                for l in &ls {
+                    for r in &rs {
+                        out.collect((l.clone(), r.clone()));
+                    }
                 }
-            }
-        })
+            },
+        )
         .name("Join")
     }
 
@@ -129,15 +136,20 @@ impl<L: Data> DataStream<L> {
         left_key: impl Fn(&L) -> K + Send + Sync + 'static,
         right_key: impl Fn(&R) -> K + Send + Sync + 'static,
     ) -> DataStream<(L, Option<R>)> {
-        self.co_group(other, left_key, right_key, |_: &K, ls: Vec<L>, rs: Vec<R>, out: &mut dyn Collector<(L, Option<R>)>| {
-            for l in ls {
-                if rs.is_empty() {
-                    out.collect((l, None));
-                } else {
-                    rs.iter().for_each(|r| out.collect((l.clone(), Some(r.clone()))));
+        self.co_group(
+            other,
+            left_key,
+            right_key,
+            |_: &K, ls: Vec<L>, rs: Vec<R>, out: &mut dyn Collector<(L, Option<R>)>| {
+                for l in ls {
+                    if rs.is_empty() {
+                        out.collect((l, None));
+                    } else {
+                        rs.iter().for_each(|r| out.collect((l.clone(), Some(r.clone()))));
+                    }
                 }
-            }
-        })
+            },
+        )
         .name("Left Outer Join")
     }
 
@@ -148,15 +160,20 @@ impl<L: Data> DataStream<L> {
         left_key: impl Fn(&L) -> K + Send + Sync + 'static,
         right_key: impl Fn(&R) -> K + Send + Sync + 'static,
     ) -> DataStream<(Option<L>, R)> {
-        self.co_group(other, left_key, right_key, |_: &K, ls: Vec<L>, rs: Vec<R>, out: &mut dyn Collector<(Option<L>, R)>| {
-            for r in rs {
-                if ls.is_empty() {
-                    out.collect((None, r));
-                } else {
-                    ls.iter().for_each(|l| out.collect((Some(l.clone()), r.clone())));
+        self.co_group(
+            other,
+            left_key,
+            right_key,
+            |_: &K, ls: Vec<L>, rs: Vec<R>, out: &mut dyn Collector<(Option<L>, R)>| {
+                for r in rs {
+                    if ls.is_empty() {
+                        out.collect((None, r));
+                    } else {
+                        ls.iter().for_each(|l| out.collect((Some(l.clone()), r.clone())));
+                    }
                 }
-            }
-        })
+            },
+        )
         .name("Right Outer Join")
     }
 
@@ -172,12 +189,16 @@ impl<L: Data> DataStream<L> {
             other,
             left_key,
             right_key,
-            |_: &K, ls: Vec<L>, rs: Vec<R>, out: &mut dyn Collector<(Option<L>, Option<R>)>| match (ls.is_empty(), rs.is_empty()) {
+            |_: &K, ls: Vec<L>, rs: Vec<R>, out: &mut dyn Collector<(Option<L>, Option<R>)>| match (
+                ls.is_empty(),
+                rs.is_empty(),
+            ) {
                 (_, true) => ls.into_iter().for_each(|l| out.collect((Some(l), None))),
                 (true, false) => rs.into_iter().for_each(|r| out.collect((None, Some(r)))),
                 (false, false) => {
                     for l in &ls {
-                        rs.iter().for_each(|r| out.collect((Some(l.clone()), Some(r.clone()))));
+                        rs.iter()
+                            .for_each(|r| out.collect((Some(l.clone()), Some(r.clone()))));
                     }
                 }
             },

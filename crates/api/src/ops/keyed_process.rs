@@ -16,7 +16,10 @@ pub struct KeyedStateStore<K> {
 
 impl<K> Default for KeyedStateStore<K> {
     fn default() -> Self {
-        KeyedStateStore { states: HashMap::new(), _k: PhantomData }
+        KeyedStateStore {
+            states: HashMap::new(),
+            _k: PhantomData,
+        }
     }
 }
 
@@ -92,7 +95,10 @@ where
 {
     fn process<C: Collector<O>>(&mut self, record: T, out: &mut C) {
         let key = self.key.key_of(&record);
-        let mut ctx = KeyedContext { key: &key, store: &mut self.store };
+        let mut ctx = KeyedContext {
+            key: &key,
+            store: &mut self.store,
+        };
         (self.f)(record, &mut ctx, out);
     }
 }
@@ -125,11 +131,12 @@ impl<T: Data, K: Key> KeyedStream<T, K> {
         f: impl FnMut(T, &mut KeyedContext<'_, K>, &mut dyn Collector<O>) + Clone + Send + Sync + 'static,
     ) -> DataStream<O> {
         let key = self.key.clone();
-        self.hashed(&self.input).add_operator("Keyed Process", move |_| KeyedProcessOp {
-            key: key.clone(),
-            f: f.clone(),
-            store: KeyedStateStore::default(),
-            _o: PhantomData,
-        })
+        self.hashed(&self.input)
+            .add_operator("Keyed Process", move |_| KeyedProcessOp {
+                key: key.clone(),
+                f: f.clone(),
+                store: KeyedStateStore::default(),
+                _o: PhantomData,
+            })
     }
 }

@@ -28,6 +28,9 @@ impl<T: Data> DataStream<T> {
     /// assert_eq!(v, [10, 20, 30]);
     /// ```
     pub fn map<O: Data>(&self, f: impl FnMut(T) -> O + Clone + Send + Sync + 'static) -> DataStream<O> {
-        self.add_operator("Map", move |_| MapOp { f: f.clone(), _t: PhantomData })
+        self.add_operator("Map", move |_| MapOp {
+            f: f.clone(),
+            _t: PhantomData,
+        })
     }
 }

@@ -60,11 +60,15 @@ impl<T: Data, K: Key, F: Fn(T, T) -> T + Send + 'static> Operator<T, (K, T)> for
         }
         reduce_into(&mut self.map, &self.key, record, &self.f, |_| {});
         if self.map.len() >= self.max_keys {
-            self.map.drain().for_each(|(k, v)| v.into_iter().for_each(|v| out.collect((k.clone(), v))));
+            self.map
+                .drain()
+                .for_each(|(k, v)| v.into_iter().for_each(|v| out.collect((k.clone(), v))));
         }
     }
     fn end_input<C: Collector<(K, T)>>(&mut self, out: &mut C) {
-        self.map.drain().for_each(|(k, v)| v.into_iter().for_each(|v| out.collect((k.clone(), v))));
+        self.map
+            .drain()
+            .for_each(|(k, v)| v.into_iter().for_each(|v| out.collect((k.clone(), v))));
     }
 }
 
@@ -94,7 +98,10 @@ impl<T: Data, K: Key, F: Fn(T, T) -> T + Send + 'static> Operator<(K, T), T> for
     }
     fn end_input<C: Collector<T>>(&mut self, out: &mut C) {
         if !self.streaming {
-            self.map.drain().filter_map(|(_, v)| v).for_each(|v| out.collect(v));
+            self.map
+                .drain()
+                .filter_map(|(_, v)| v)
+                .for_each(|v| out.collect(v));
         }
     }
 }
@@ -112,10 +119,16 @@ impl<T: Data, K: Key> KeyedStream<T, K> {
             batch: true,
         });
         let pair_key: KeyFn<(K, T), K> = KeyFn::Borrowed(std::sync::Arc::new(|p: &(K, T)| &p.0));
-        KeyedStream { input: combined.clone(), key: pair_key }.hashed(&combined).add_operator(
-            "Keyed Reduce",
-            move |_| ReduceOp { f: f.clone(), map: KeyedValues::default(), streaming: true },
-        )
+        KeyedStream {
+            input: combined.clone(),
+            key: pair_key,
+        }
+        .hashed(&combined)
+        .add_operator("Keyed Reduce", move |_| ReduceOp {
+            f: f.clone(),
+            map: KeyedValues::default(),
+            streaming: true,
+        })
     }
 
     /// Sums the field that `field` points to, per key (other fields: from the first record).
@@ -166,12 +179,20 @@ impl<T: Data, K: Key> KeyedStream<T, K> {
     }
 
     /// The whole record with the smallest `f(record)` per key (the first on ties).
-    pub fn min_by<N: PartialOrd>(&self, f: impl Fn(&T) -> N + Clone + Send + Sync + 'static) -> DataStream<T> {
-        self.reduce(move |a, b| if f(&b) < f(&a) { b } else { a }).name("Keyed Min By")
+    pub fn min_by<N: PartialOrd>(
+        &self,
+        f: impl Fn(&T) -> N + Clone + Send + Sync + 'static,
+    ) -> DataStream<T> {
+        self.reduce(move |a, b| if f(&b) < f(&a) { b } else { a })
+            .name("Keyed Min By")
     }
 
     /// The whole record with the largest `f(record)` per key (the first on ties).
-    pub fn max_by<N: PartialOrd>(&self, f: impl Fn(&T) -> N + Clone + Send + Sync + 'static) -> DataStream<T> {
-        self.reduce(move |a, b| if f(&b) > f(&a) { b } else { a }).name("Keyed Max By")
+    pub fn max_by<N: PartialOrd>(
+        &self,
+        f: impl Fn(&T) -> N + Clone + Send + Sync + 'static,
+    ) -> DataStream<T> {
+        self.reduce(move |a, b| if f(&b) > f(&a) { b } else { a })
+            .name("Keyed Max By")
     }
 }

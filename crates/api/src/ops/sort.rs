@@ -28,8 +28,8 @@ impl<T: Data, K: Ord + 'static> Operator<T, T> for SortOp<T, K> {
     fn end_input<C: Collector<T>>(&mut self, out: &mut C) {
         let key = &self.key;
         match self.order {
-            Order::Ascending => self.buf.sort_by(|a, b| key(a).cmp(&key(b))),
-            Order::Descending => self.buf.sort_by(|a, b| key(b).cmp(&key(a))),
+            Order::Ascending => self.buf.sort_by_key(|r| key(r)),
+            Order::Descending => self.buf.sort_by_key(|r| std::cmp::Reverse(key(r))),
         }
         self.buf.drain(..).for_each(|r| out.collect(r));
     }
@@ -43,8 +43,12 @@ impl<T: Data> DataStream<T> {
         order: Order,
     ) -> DataStream<T> {
         let key: SortKey<T, K> = Arc::new(key);
-        self.add_local_operator("Sort Partition", move |_| SortOp { key: key.clone(), order, buf: Vec::new() })
-            .needs_bounded_input()
+        self.add_local_operator("Sort Partition", move |_| SortOp {
+            key: key.clone(),
+            order,
+            buf: Vec::new(),
+        })
+        .needs_bounded_input()
     }
 
     /// Sorts the whole stream by `key` into one totally ordered partition: every partition is
@@ -66,7 +70,11 @@ impl<T: Data> DataStream<T> {
         let key: SortKey<T, K> = Arc::new(key);
         // The standard sort detects the presorted runs and merges them in O(n log runs).
         local
-            .add_operator("Sort Merge", move |_| SortOp { key: key.clone(), order, buf: Vec::new() })
+            .add_operator("Sort Merge", move |_| SortOp {
+                key: key.clone(),
+                order,
+                buf: Vec::new(),
+            })
             .single_partition()
             .needs_bounded_input()
     }
