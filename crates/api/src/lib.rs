@@ -57,3 +57,8 @@ pub mod prelude {
         StreamEnv, ValueState,
     };
 }
+
+/// Compiles the README's code as a doctest, so the tour stays true.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
