@@ -21,7 +21,7 @@ done
 grep -q "Status: HEALTHY" <<<"$fsck" || { echo "FAIL: file not healthy"; echo "$fsck"; exit 1; }
 
 nodes=$($cli node -list -all)
-running=$(grep -cE '^ *127\.0\.0\.[234]:[0-9]+ +RUNNING' <<<"$nodes" || true)
+running=$(grep -cE '^[[:space:]]*127\.0\.0\.[234]:[0-9]+[[:space:]]+RUNNING' <<<"$nodes" || true)
 [ "$running" = 3 ] || { echo "FAIL: expected 3 RUNNING NodeManagers on 127.0.0.2-4"; echo "$nodes"; exit 1; }
 $cli application -list >/dev/null
 $cli fs -rm -skipTrash /smoke.txt >/dev/null
