@@ -146,3 +146,59 @@ fn bad_configuration_is_rejected_with_the_key() {
         "{e}"
     );
 }
+
+mod finalize_probe {
+    use spate::{Result, Sink, SinkWriter, TaskContext};
+    use std::sync::{Arc, Mutex};
+
+    /// Records every `finalize` call; fails on records equal to 13.
+    pub struct Probe(pub Arc<Mutex<Vec<bool>>>);
+
+    impl Sink<i64> for Probe {
+        fn name(&self) -> String {
+            "Probe".into()
+        }
+        fn create_writer(&self, _ctx: &TaskContext) -> Result<Box<dyn SinkWriter<i64>>> {
+            Ok(Box::new(W))
+        }
+        fn finalize(&self, success: bool) -> Result<()> {
+            self.0.lock().unwrap().push(success);
+            Ok(())
+        }
+    }
+
+    struct W;
+
+    impl SinkWriter<i64> for W {
+        fn write(&mut self, r: i64) -> Result<()> {
+            if r == 13 {
+                return Err(spate::Error::Other("unlucky record".into()));
+            }
+            Ok(())
+        }
+        fn finish(&mut self) -> Result<()> {
+            Ok(())
+        }
+    }
+}
+
+#[test]
+fn sinks_are_finalized_once_with_the_jobs_outcome() {
+    use std::sync::{Arc, Mutex};
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let env = StreamEnv::local();
+    env.set_parallelism(2);
+    env.from_sequence(1, 12)
+        .sink_to(finalize_probe::Probe(calls.clone()));
+    env.execute("ok").unwrap();
+    assert_eq!(*calls.lock().unwrap(), [true]);
+
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let env = StreamEnv::local();
+    env.set_parallelism(2);
+    env.from_sequence(1, 20)
+        .sink_to(finalize_probe::Probe(calls.clone()));
+    let e = env.execute("fails").unwrap_err().to_string();
+    assert!(e.contains("Sink: Probe") && e.contains("unlucky record"), "{e}");
+    assert_eq!(*calls.lock().unwrap(), [false]);
+}

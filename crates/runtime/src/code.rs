@@ -65,6 +65,10 @@ pub trait OperatorCode: Send + Sync {
     fn prepare(&self, _parallelism: u32) -> Result<()> {
         Ok(())
     }
+    /// Called once per job after every subtask ended (sinks commit or discard their output).
+    fn finalize(&self, _success: bool) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Splits for one reader, from the coordinating side.
@@ -255,6 +259,10 @@ impl<T: Data> OperatorCode for SinkCode<T> {
 
     fn prepare(&self, parallelism: u32) -> Result<()> {
         self.sink.initialize(parallelism)
+    }
+
+    fn finalize(&self, success: bool) -> Result<()> {
+        self.sink.finalize(success)
     }
 }
 

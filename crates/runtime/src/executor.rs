@@ -329,13 +329,34 @@ impl Driver {
                 let _ = t.join();
             }
         }
-        let status = if failure.is_some() {
+        let mut status = if failure.is_some() {
             JobStatus::Failed
         } else if cancelled_at.is_some() {
             JobStatus::Cancelled
         } else {
             JobStatus::Finished
         };
+        // Sinks commit (or discard) their output once every subtask has ended.
+        for v in &self.shared.job.vertices {
+            for op in &v.operators {
+                let Ok(NodeCode::Operator(code)) = self.shared.code.node(op.operator) else {
+                    continue;
+                };
+                if let Err(e) = code.finalize(status == JobStatus::Finished) {
+                    if status == JobStatus::Finished {
+                        status = JobStatus::Failed;
+                        failure = Some(TaskFailure {
+                            operator: op.name.clone(),
+                            subtask: 0,
+                            parallelism: v.parallelism,
+                            message: format!("cannot commit the output: {e}"),
+                        });
+                    } else {
+                        warn!(job = %self.name, operator = %op.name, "cannot clean up the output: {e}");
+                    }
+                }
+            }
+        }
         let result = JobResult {
             job_id: self.job_id,
             job_name: self.name.clone(),

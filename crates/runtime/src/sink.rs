@@ -17,6 +17,12 @@ pub trait Sink<T>: Send + Sync + 'static {
     }
     /// Creates the writer of one subtask.
     fn create_writer(&self, ctx: &TaskContext) -> Result<Box<dyn SinkWriter<T>>>;
+    /// Called once per job after every subtask ended: `success` is true when the job finished,
+    /// false when it failed or was cancelled. A batch sink makes its output visible here (renames
+    /// in-progress files) or removes it; an error fails the job.
+    fn finalize(&self, _success: bool) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Writes the records of one subtask.
