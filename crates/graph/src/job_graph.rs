@@ -19,8 +19,8 @@ pub struct ChainedOperator {
     /// Name of the operator.
     pub name: String,
     /// Operators of the same vertex fed by plain function call, with the logical edge whose code
-    /// connects them.
-    pub chained_outputs: Vec<(OperatorId, EdgeId)>,
+    /// connects them and the side-output tag the edge carries (`None`: the main output).
+    pub chained_outputs: Vec<(OperatorId, EdgeId, Option<String>)>,
     /// Indexes into [`JobGraph::edges`] of exchanges this operator writes to.
     pub exchange_outputs: Vec<usize>,
 }
@@ -64,6 +64,9 @@ pub struct JobEdge {
     pub code: EdgeId,
     /// Pipelined or blocking.
     pub mode: ExchangeMode,
+    /// The producer's side-output tag this exchange carries (`None`: the main output).
+    #[serde(default)]
+    pub side_output: Option<String>,
 }
 
 /// The planned job.
@@ -93,6 +96,24 @@ impl JobGraph {
         self.inputs_of(v)
             .map(|e| partitioning::producers_of(e.partitioning, self.vertex(e.source).parallelism, down, j))
             .sum()
+    }
+
+    /// The slot of producer subtask `i` of exchange `edge` in the channel of consumer subtask
+    /// `j`: producers of all input exchanges of a consumer are numbered in edge order.
+    pub fn input_slot(&self, edge: usize, i: u32, j: u32) -> u32 {
+        let target = self.edges[edge].target;
+        let down = self.vertex(target).parallelism;
+        let mut base = 0;
+        for (k, e) in self.edges.iter().enumerate().filter(|(_, e)| e.target == target) {
+            let up = self.vertex(e.source).parallelism;
+            if k == edge {
+                let before =
+                    (0..i).filter(|&x| partitioning::targets_of(e.partitioning, up, down, x).contains(&j));
+                return base + before.count() as u32;
+            }
+            base += partitioning::producers_of(e.partitioning, up, down, j);
+        }
+        base
     }
 
     /// The total number of subtasks.

@@ -15,12 +15,13 @@ pub enum ExecutionMode {
 }
 
 /// An edge after virtual nodes were dissolved.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Resolved {
     source: OperatorId,
     target: OperatorId,
     partitioning: Partitioning,
     code: EdgeId,
+    tag: Option<String>,
 }
 
 /// Plans a stream graph into a job graph: dissolves unions (and, in streaming mode, batch-only
@@ -36,6 +37,7 @@ pub fn plan(graph: &StreamGraph, mode: ExecutionMode, max_parallelism: u32) -> R
             target: e.target,
             partitioning: e.partitioning,
             code: e.id,
+            tag: e.side_output.clone(),
         })
         .collect();
 
@@ -58,11 +60,13 @@ pub fn plan(graph: &StreamGraph, mode: ExecutionMode, max_parallelism: u32) -> R
                 } else {
                     (i.partitioning, i.code)
                 };
+                // A side output leaves the real producer, so the input edge carries its tag.
                 rest.push(Resolved {
                     source: i.source,
                     target: o.target,
                     partitioning,
                     code,
+                    tag: i.tag.clone(),
                 });
             }
         }
@@ -153,7 +157,7 @@ pub fn plan(graph: &StreamGraph, mode: ExecutionMode, max_parallelism: u32) -> R
             return Err(Error::Invalid(format!("operator {} not in its vertex", e.source)));
         };
         if *is_chained {
-            op.chained_outputs.push((e.target, e.code));
+            op.chained_outputs.push((e.target, e.code, e.tag.clone()));
         } else {
             op.exchange_outputs.push(job_edges.len());
             job_edges.push(JobEdge {
@@ -166,6 +170,7 @@ pub fn plan(graph: &StreamGraph, mode: ExecutionMode, max_parallelism: u32) -> R
                     ExecutionMode::Streaming => ExchangeMode::Pipelined,
                     ExecutionMode::Batch => ExchangeMode::Blocking,
                 },
+                side_output: e.tag.clone(),
             });
         }
     }

@@ -44,6 +44,10 @@ pub struct EdgeSpec {
     pub target: OperatorId,
     /// Distribution of records.
     pub partitioning: Partitioning,
+    /// Set when the edge carries a side output of the producer (Flink's `OutputTag`) instead of
+    /// its main output.
+    #[serde(default)]
+    pub side_output: Option<String>,
 }
 
 /// The logical graph a program builds.
@@ -72,12 +76,24 @@ impl StreamGraph {
 
     /// Adds an edge; returns its id.
     pub fn add_edge(&mut self, source: OperatorId, target: OperatorId, partitioning: Partitioning) -> EdgeId {
+        self.add_side_edge(source, target, partitioning, None)
+    }
+
+    /// Adds an edge carrying the producer's side output `tag` (main output if `None`).
+    pub fn add_side_edge(
+        &mut self,
+        source: OperatorId,
+        target: OperatorId,
+        partitioning: Partitioning,
+        tag: Option<String>,
+    ) -> EdgeId {
         let id = EdgeId(self.edges.len() as u32);
         self.edges.push(EdgeSpec {
             id,
             source,
             target,
             partitioning,
+            side_output: tag,
         });
         id
     }

@@ -11,6 +11,7 @@
 
 use crate::context::JobControl;
 use crate::error::{Error, Result};
+use crate::time::{StreamEvent, MAX_WATERMARK, NO_TIMESTAMP};
 use crate::Data;
 use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
 use std::fs::File;
@@ -25,13 +26,56 @@ const CANCEL_POLL: Duration = Duration::from_millis(50);
 /// Largest serialized batch accepted when reading a spill file back (guards against corruption).
 const MAX_FRAME: usize = 1 << 30;
 
-/// What travels through a pipelined channel.
+/// A batch of records with their event timestamps (`timestamps` is empty when no record has
+/// one, else as long as `records`).
+#[derive(Debug, Default)]
+pub struct Batch<T> {
+    /// The records.
+    pub records: Vec<T>,
+    /// Their timestamps, or empty.
+    pub timestamps: Vec<i64>,
+}
+
+impl<T> Batch<T> {
+    /// An empty batch with room for `n` records.
+    pub fn with_capacity(n: usize) -> Self {
+        Batch {
+            records: Vec::with_capacity(n),
+            timestamps: Vec::new(),
+        }
+    }
+
+    /// Appends a record with its timestamp ([`NO_TIMESTAMP`] for none).
+    #[inline]
+    pub fn push(&mut self, record: T, ts: i64) {
+        if ts != NO_TIMESTAMP || !self.timestamps.is_empty() {
+            self.timestamps.resize(self.records.len(), NO_TIMESTAMP);
+            self.timestamps.push(ts);
+        }
+        self.records.push(record);
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether it holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+}
+
+/// What travels through a pipelined channel. `producer` is the sender's slot in the channel
+/// (`0..producers`).
 #[derive(Debug)]
 pub enum Envelope<T> {
     /// A batch of records.
-    Records(Vec<T>),
-    /// One producer has no more records.
-    End,
+    Records { producer: u32, batch: Batch<T> },
+    /// A watermark or idleness of one producer.
+    Event { producer: u32, event: StreamEvent },
+    /// One producer has no more records (its watermark is now the maximum).
+    End { producer: u32 },
 }
 
 /// The producer side.
@@ -57,17 +101,37 @@ pub struct WasCancelled;
 
 impl<T: Data> ChannelTx<T> {
     /// Sends a batch, waiting while the channel is full (backpressure).
-    pub fn send(&self, batch: Vec<T>, control: &JobControl) -> std::result::Result<Result<()>, WasCancelled> {
+    pub fn send(
+        &self,
+        producer: u32,
+        batch: Batch<T>,
+        control: &JobControl,
+    ) -> std::result::Result<Result<()>, WasCancelled> {
         match self {
-            ChannelTx::Pipelined(tx) => send_pipelined(tx, Envelope::Records(batch), control).map(Ok),
+            ChannelTx::Pipelined(tx) => {
+                send_pipelined(tx, Envelope::Records { producer, batch }, control).map(Ok)
+            }
             ChannelTx::Blocking(p) => Ok(p.write(&batch)),
         }
     }
 
-    /// Tells the consumer this producer is done.
-    pub fn end(&self, control: &JobControl) -> std::result::Result<(), WasCancelled> {
+    /// Sends a watermark or idleness (blocking partitions need none: they are read after the end).
+    pub fn event(
+        &self,
+        producer: u32,
+        event: StreamEvent,
+        control: &JobControl,
+    ) -> std::result::Result<(), WasCancelled> {
         match self {
-            ChannelTx::Pipelined(tx) => send_pipelined(tx, Envelope::End, control),
+            ChannelTx::Pipelined(tx) => send_pipelined(tx, Envelope::Event { producer, event }, control),
+            ChannelTx::Blocking(_) => Ok(()),
+        }
+    }
+
+    /// Tells the consumer this producer is done.
+    pub fn end(&self, producer: u32, control: &JobControl) -> std::result::Result<(), WasCancelled> {
+        match self {
+            ChannelTx::Pipelined(tx) => send_pipelined(tx, Envelope::End { producer }, control),
             ChannelTx::Blocking(_) => Ok(()),
         }
     }
@@ -97,7 +161,7 @@ fn send_pipelined<T>(
 
 /// The consumer side.
 pub enum ChannelRx<T> {
-    /// Bounded queue with the number of producers to wait for.
+    /// Bounded queue with the number of producer slots.
     Pipelined {
         rx: Receiver<Envelope<T>>,
         producers: u32,
@@ -106,7 +170,7 @@ pub enum ChannelRx<T> {
     Blocking(Arc<BlockingPartition<T>>),
 }
 
-/// Creates a pipelined channel holding at most `capacity` batches.
+/// Creates a pipelined channel holding at most `capacity` envelopes.
 pub fn pipelined<T>(capacity: usize, producers: u32) -> (ChannelTx<T>, ChannelRx<T>) {
     let (tx, rx) = crossbeam_channel::bounded(capacity.max(1));
     (ChannelTx::Pipelined(tx), ChannelRx::Pipelined { rx, producers })
@@ -118,53 +182,154 @@ pub fn blocking<T: Data>(memory_budget: u64, spill_dir: PathBuf) -> (ChannelTx<T
     (ChannelTx::Blocking(p.clone()), ChannelRx::Blocking(p))
 }
 
+/// What the consumer's input loop is handed.
+#[derive(Debug)]
+pub enum Received<T> {
+    /// A batch of records.
+    Batch(Batch<T>),
+    /// The combined watermark of all producers advanced, or all producers became idle.
+    Event(StreamEvent),
+    /// The channel is empty (called again every poll interval while it stays empty): a moment to
+    /// flush and to look at the clock.
+    Dry,
+}
+
+/// The watermark of a channel: the minimum over its producers' watermarks, ignoring idle
+/// producers; an ended producer counts as [`MAX_WATERMARK`].
+#[derive(Debug)]
+pub struct WatermarkGauge {
+    marks: Vec<i64>,
+    idle: Vec<bool>,
+    emitted: i64,
+    all_idle_emitted: bool,
+}
+
+impl WatermarkGauge {
+    /// A gauge over `producers` producers.
+    pub fn new(producers: u32) -> Self {
+        WatermarkGauge {
+            marks: vec![i64::MIN; producers as usize],
+            idle: vec![false; producers as usize],
+            emitted: i64::MIN,
+            all_idle_emitted: false,
+        }
+    }
+
+    /// A producer sent a record: it is active again.
+    pub fn activity(&mut self, producer: u32) {
+        if let Some(i) = self.idle.get_mut(producer as usize) {
+            *i = false;
+        }
+    }
+
+    /// Applies an event of one producer; returns the event to pass downstream, if any.
+    pub fn update(&mut self, producer: u32, event: StreamEvent) -> Option<StreamEvent> {
+        let p = producer as usize;
+        if p >= self.marks.len() {
+            return None;
+        }
+        match event {
+            StreamEvent::Watermark(w) => {
+                self.idle[p] = false;
+                self.marks[p] = self.marks[p].max(w);
+            }
+            StreamEvent::Idle => self.idle[p] = true,
+        }
+        self.combined()
+    }
+
+    fn combined(&mut self) -> Option<StreamEvent> {
+        let active = self
+            .marks
+            .iter()
+            .zip(&self.idle)
+            .filter(|(m, idle)| !**idle || **m == MAX_WATERMARK);
+        match active.map(|(m, _)| *m).min() {
+            None => {
+                if self.all_idle_emitted {
+                    None
+                } else {
+                    self.all_idle_emitted = true;
+                    Some(StreamEvent::Idle)
+                }
+            }
+            Some(min) => {
+                self.all_idle_emitted = false;
+                if min > self.emitted {
+                    self.emitted = min;
+                    Some(StreamEvent::Watermark(min))
+                } else {
+                    None
+                }
+            }
+        }
+    }
+}
+
 impl<T: Data> ChannelRx<T> {
-    /// Feeds every batch to `on_event` as `Some(batch)`, and `None` whenever the channel runs dry
-    /// (a moment to flush), until all producers ended. Returns `Err(WasCancelled)` inside `Ok` if
-    /// the job was cancelled.
+    /// Feeds everything to `on`, until all producers ended. Blocking partitions end with a
+    /// [`MAX_WATERMARK`] event. Returns `Err(WasCancelled)` inside `Ok` if the job was cancelled.
     pub fn drain(
         self,
         control: &JobControl,
-        mut on_event: impl FnMut(Option<Vec<T>>),
+        mut on: impl FnMut(Received<T>),
     ) -> Result<std::result::Result<(), WasCancelled>> {
         match self {
             ChannelRx::Pipelined { rx, producers } => {
+                let mut gauge = WatermarkGauge::new(producers);
                 let mut ended = 0;
                 while ended < producers {
                     let msg = match rx.try_recv() {
                         Ok(m) => m,
-                        Err(_) => {
-                            on_event(None);
-                            loop {
-                                if control.is_cancelled() {
-                                    return Ok(Err(WasCancelled));
-                                }
-                                match rx.recv_timeout(CANCEL_POLL) {
-                                    Ok(m) => break m,
-                                    Err(RecvTimeoutError::Timeout) => continue,
-                                    Err(RecvTimeoutError::Disconnected) => {
-                                        return Err(Error::Internal(
-                                            "every producer vanished without ending".into(),
-                                        ))
-                                    }
+                        Err(_) => loop {
+                            on(Received::Dry);
+                            if control.is_cancelled() {
+                                return Ok(Err(WasCancelled));
+                            }
+                            match rx.recv_timeout(CANCEL_POLL) {
+                                Ok(m) => break m,
+                                Err(RecvTimeoutError::Timeout) => continue,
+                                Err(RecvTimeoutError::Disconnected) => {
+                                    return Err(Error::Internal(
+                                        "every producer vanished without ending".into(),
+                                    ))
                                 }
                             }
-                        }
+                        },
                     };
                     match msg {
-                        Envelope::Records(b) => on_event(Some(b)),
-                        Envelope::End => ended += 1,
+                        Envelope::Records { producer, batch } => {
+                            gauge.activity(producer);
+                            on(Received::Batch(batch));
+                        }
+                        Envelope::Event { producer, event } => {
+                            if let Some(e) = gauge.update(producer, event) {
+                                on(Received::Event(e));
+                            }
+                        }
+                        Envelope::End { producer } => {
+                            ended += 1;
+                            if let Some(e) = gauge.update(producer, StreamEvent::Watermark(MAX_WATERMARK)) {
+                                on(Received::Event(e));
+                            }
+                        }
                     }
                 }
                 Ok(Ok(()))
             }
-            ChannelRx::Blocking(p) => p.read(|batch| {
-                if control.is_cancelled() {
-                    return Err(WasCancelled);
+            ChannelRx::Blocking(p) => {
+                let r = p.read(|batch| {
+                    if control.is_cancelled() {
+                        return Err(WasCancelled);
+                    }
+                    on(Received::Batch(batch));
+                    Ok(())
+                })?;
+                if r.is_ok() {
+                    on(Received::Event(StreamEvent::Watermark(MAX_WATERMARK)));
                 }
-                on_event(Some(batch));
-                Ok(())
-            }),
+                Ok(r)
+            }
         }
     }
 }
@@ -197,9 +362,9 @@ impl<T: Data> BlockingPartition<T> {
     }
 
     /// Appends a batch.
-    pub fn write(&self, batch: &[T]) -> Result<()> {
-        let bytes =
-            postcard::to_allocvec(batch).map_err(|e| Error::Codec(format!("cannot encode a batch: {e}")))?;
+    pub fn write(&self, batch: &Batch<T>) -> Result<()> {
+        let bytes = postcard::to_allocvec(&(&batch.records, &batch.timestamps))
+            .map_err(|e| Error::Codec(format!("cannot encode a batch: {e}")))?;
         let mut s = self
             .inner
             .lock()
@@ -236,7 +401,7 @@ impl<T: Data> BlockingPartition<T> {
     /// Reads every batch (memory first, then the spill file), consuming them.
     pub fn read<E>(
         &self,
-        mut f: impl FnMut(Vec<T>) -> std::result::Result<(), E>,
+        mut f: impl FnMut(Batch<T>) -> std::result::Result<(), E>,
     ) -> Result<std::result::Result<(), E>> {
         let (memory, spill) = {
             let mut s = self
@@ -270,9 +435,17 @@ impl<T: Data> BlockingPartition<T> {
 }
 
 /// Decodes one serialized batch.
-pub fn decode<T: Data>(bytes: &[u8]) -> Result<Vec<T>> {
-    postcard::from_bytes(bytes)
-        .map_err(|e| Error::Codec(format!("corrupt batch of {} bytes: {e}", bytes.len())))
+pub fn decode<T: Data>(bytes: &[u8]) -> Result<Batch<T>> {
+    let (records, timestamps): (Vec<T>, Vec<i64>) = postcard::from_bytes(bytes)
+        .map_err(|e| Error::Codec(format!("corrupt batch of {} bytes: {e}", bytes.len())))?;
+    if !timestamps.is_empty() && timestamps.len() != records.len() {
+        return Err(Error::Codec(format!(
+            "corrupt batch: {} timestamps for {} records",
+            timestamps.len(),
+            records.len()
+        )));
+    }
+    Ok(Batch { records, timestamps })
 }
 
 /// Reads one length-prefixed frame; `None` at a clean end of input.
@@ -301,20 +474,40 @@ pub fn read_frame(r: &mut impl Read, buf: &mut Vec<u8>) -> Result<Option<()>> {
 mod tests {
     use super::*;
 
+    fn batch<T>(records: Vec<T>) -> Batch<T> {
+        Batch {
+            records,
+            timestamps: Vec::new(),
+        }
+    }
+
     #[test]
-    fn blocking_partition_spills_past_its_budget_and_reads_everything_back() {
+    fn blocking_partition_spills_past_its_budget_and_reads_everything_back_with_timestamps() {
         let dir = tempfile::tempdir().unwrap();
         let p: BlockingPartition<(String, u64)> = BlockingPartition::new(1024, dir.path().to_path_buf());
         let mut expected = Vec::new();
         for b in 0..50u64 {
-            let batch: Vec<(String, u64)> = (0..20).map(|i| (format!("k{b}-{i}"), b * 100 + i)).collect();
-            expected.extend(batch.clone());
+            let mut batch = Batch::with_capacity(20);
+            for i in 0..20 {
+                let ts = if b % 2 == 0 {
+                    NO_TIMESTAMP
+                } else {
+                    (b * 100 + i) as i64
+                };
+                batch.push((format!("k{b}-{i}"), b * 100 + i), ts);
+                expected.push(((format!("k{b}-{i}"), b * 100 + i), ts));
+            }
             p.write(&batch).unwrap();
         }
         assert!(p.spilled_bytes() > 0);
         let mut got = Vec::new();
         p.read(|b| {
-            got.extend(b);
+            let ts = if b.timestamps.is_empty() {
+                vec![NO_TIMESTAMP; b.len()]
+            } else {
+                b.timestamps
+            };
+            got.extend(b.records.into_iter().zip(ts));
             Ok::<_, ()>(())
         })
         .unwrap()
@@ -322,32 +515,68 @@ mod tests {
         assert_eq!(got, expected);
     }
 
+    fn records(rx: ChannelRx<u32>) -> (Vec<u32>, Vec<StreamEvent>) {
+        let mut got = Vec::new();
+        let mut events = Vec::new();
+        rx.drain(&JobControl::default(), |r| match r {
+            Received::Batch(b) => got.extend(b.records),
+            Received::Event(e) => events.push(e),
+            Received::Dry => {}
+        })
+        .unwrap()
+        .unwrap();
+        (got, events)
+    }
+
     #[test]
     fn pipelined_channel_applies_backpressure_and_counts_ends() {
         let control = JobControl::default();
         let (tx, rx) = pipelined::<u32>(1, 2);
-        tx.send(vec![1], &control).unwrap().unwrap();
+        tx.send(0, batch(vec![1]), &control).unwrap().unwrap();
         // The channel is full: a second send waits until cancelled.
         let control2 = Arc::new(JobControl::default());
         let c = control2.clone();
         let t2 = tx.clone();
-        let h = spate_common::task::spawn_named("sender", move || t2.send(vec![2], &c).map(|_| ())).unwrap();
+        let h = spate_common::task::spawn_named("sender", move || t2.send(0, batch(vec![2]), &c).map(|_| ()))
+            .unwrap();
         std::thread::sleep(Duration::from_millis(100));
         assert!(!h.is_finished());
         control2.cancel();
         assert_eq!(h.join().unwrap(), Err(WasCancelled));
-        let consumer = spate_common::task::spawn_named("consumer", move || {
-            let mut got = Vec::new();
-            rx.drain(&JobControl::default(), |b| got.extend(b.unwrap_or_default()))
-                .unwrap()
-                .unwrap();
-            got
-        })
-        .unwrap();
-        tx.end(&control).unwrap();
-        tx.end(&control).unwrap();
-        let got = consumer.join().unwrap();
+        let consumer = spate_common::task::spawn_named("consumer", move || records(rx)).unwrap();
+        tx.end(0, &control).unwrap();
+        tx.end(1, &control).unwrap();
+        let (got, events) = consumer.join().unwrap();
         assert_eq!(got, vec![1]);
+        assert_eq!(events, [StreamEvent::Watermark(MAX_WATERMARK)]);
+    }
+
+    #[test]
+    fn the_channel_watermark_is_the_minimum_over_active_producers() {
+        let mut g = WatermarkGauge::new(3);
+        assert_eq!(g.update(0, StreamEvent::Watermark(10)), None);
+        assert_eq!(g.update(1, StreamEvent::Watermark(5)), None);
+        assert_eq!(
+            g.update(2, StreamEvent::Watermark(7)),
+            Some(StreamEvent::Watermark(5))
+        );
+        assert_eq!(
+            g.update(1, StreamEvent::Watermark(20)),
+            Some(StreamEvent::Watermark(7))
+        );
+        // An idle producer stops holding the watermark back.
+        assert_eq!(g.update(2, StreamEvent::Idle), Some(StreamEvent::Watermark(10)));
+        // Watermarks never go back.
+        assert_eq!(g.update(2, StreamEvent::Watermark(8)), None);
+        assert_eq!(g.update(0, StreamEvent::Idle), None);
+        assert_eq!(g.update(1, StreamEvent::Idle), None);
+        assert_eq!(g.update(2, StreamEvent::Idle), Some(StreamEvent::Idle));
+        assert_eq!(
+            g.update(0, StreamEvent::Watermark(30)),
+            Some(StreamEvent::Watermark(30))
+        );
+        // Unknown producers are ignored.
+        assert_eq!(g.update(9, StreamEvent::Watermark(99)), None);
     }
 
     #[test]
@@ -358,6 +587,8 @@ mod tests {
         assert!(read_frame(&mut &[5, 0, 0, 0, 1, 2][..], &mut buf).is_err());
         assert!(read_frame(&mut &[0xff, 0xff, 0xff, 0xff][..], &mut buf).is_err());
         assert!(decode::<(String, u64)>(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).is_err());
-        assert!(decode::<String>(&[3, b'a', 0xff, 0xfe]).is_err());
+        assert!(decode::<String>(&[1, 3, b'a', 0xff, 0xfe]).is_err());
+        // Two records but one timestamp.
+        assert!(decode::<u8>(&[2, 1, 2, 1, 0]).is_err());
     }
 }

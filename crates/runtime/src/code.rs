@@ -6,15 +6,16 @@
 //! receives its outputs as erased `Box<dyn Output<O>>` and returns its own input as an erased
 //! `Box<dyn Output<I>>`.
 
-use crate::channel::{self, ChannelRx, ChannelTx};
+use crate::channel::{self, ChannelRx, ChannelTx, Received};
 use crate::context::TaskContext;
 use crate::error::{Error, Result};
 use crate::failure;
-use crate::operator::{ChainLink, Chained, CountingOutput, Operator};
+use crate::operator::{ChainLink, Chained, CountingOutput, Operator, SideOutputs};
 use crate::output::{combine, erase, unerase, Discard, ErasedOutput, Output};
 use crate::record_writer::{Partitioner, RecordWriter};
 use crate::sink::{Sink, SinkOperator};
 use crate::source::{ReadStatus, Source, SplitEnumerator};
+use crate::time::{now_ms, set_current_timestamp, StreamEvent, MAX_WATERMARK, NO_TIMESTAMP};
 use crate::Data;
 use spate_common::ids::{EdgeId, OperatorId};
 use spate_graph::{ExchangeMode, Partitioning};
@@ -60,7 +61,13 @@ pub trait OperatorCode: Send + Sync {
     /// Its input side.
     fn input(&self) -> &dyn InputCode;
     /// Builds the operator for one subtask, writing to `outputs`.
-    fn build(&self, ctx: &TaskContext, link: ChainLink, outputs: Vec<ErasedOutput>) -> Result<ErasedOutput>;
+    fn build(
+        &self,
+        ctx: &TaskContext,
+        link: ChainLink,
+        outputs: Vec<ErasedOutput>,
+        side: SideOutputs,
+    ) -> Result<ErasedOutput>;
     /// Called once per job before it runs (sinks prepare their destination).
     fn prepare(&self, _parallelism: u32) -> Result<()> {
         Ok(())
@@ -111,12 +118,13 @@ pub trait SourceCode: Send + Sync {
 
 /// The code of an exchange's producer side.
 pub trait EdgeCode: Send + Sync {
-    /// Creates the writer of one producer subtask into the connected consumer channels.
+    /// Creates the writer of one producer subtask into the connected consumer channels, each with
+    /// this producer's slot in it.
     fn writer(
         &self,
         ctx: &TaskContext,
         partitioning: Partitioning,
-        targets: &[ErasedTx],
+        targets: &[(ErasedTx, u32)],
     ) -> Result<ErasedOutput>;
 }
 
@@ -181,9 +189,29 @@ impl<I: Data> InputCode for TypedInput<I> {
             .downcast::<ChannelRx<I>>()
             .map_err(|_| Error::Internal("channel type mismatch".into()))?;
         let mut head = unerase::<I>(head)?;
-        let drained = rx.drain(&ctx.control, |event| match event {
-            Some(batch) => batch.into_iter().for_each(|r| head.collect(r)),
-            None => head.flush(),
+        let mut clock = Ticker::default();
+        let drained = rx.drain(&ctx.control, |received| match received {
+            Received::Batch(batch) => {
+                if batch.timestamps.is_empty() {
+                    set_current_timestamp(NO_TIMESTAMP);
+                    batch.records.into_iter().for_each(|r| head.collect(r));
+                } else {
+                    for (r, ts) in batch.records.into_iter().zip(batch.timestamps) {
+                        set_current_timestamp(ts);
+                        head.collect(r);
+                    }
+                }
+                if let Some(now) = clock.due() {
+                    head.on_processing_time(now);
+                }
+            }
+            Received::Event(e) => head.emit_event(e),
+            Received::Dry => {
+                head.flush();
+                if let Some(now) = clock.due() {
+                    head.on_processing_time(now);
+                }
+            }
         })?;
         if drained.is_err() {
             failure::cancelled();
@@ -210,13 +238,22 @@ where
         &self.input
     }
 
-    fn build(&self, ctx: &TaskContext, link: ChainLink, outputs: Vec<ErasedOutput>) -> Result<ErasedOutput> {
+    fn build(
+        &self,
+        ctx: &TaskContext,
+        link: ChainLink,
+        outputs: Vec<ErasedOutput>,
+        mut side: SideOutputs,
+    ) -> Result<ErasedOutput> {
         let outs = outputs
             .into_iter()
             .map(unerase::<O>)
             .collect::<Result<Vec<_>>>()?;
         let op = (self.factory)(ctx);
-        let chained: Box<dyn Output<I>> = Box::new(Chained::new(op, ctx, link, combine(outs)));
+        let chained: Box<dyn Output<I>> = Box::new(Chained::new(op, ctx, link, combine(outs), &mut side));
+        if let Some(tag) = side.untaken().first() {
+            return Err(Error::Other(format!("the operator has no side output '{tag}'")));
+        }
         Ok(erase(chained))
     }
 }
@@ -246,14 +283,16 @@ impl<T: Data> OperatorCode for SinkCode<T> {
         &self.input
     }
 
-    fn build(&self, ctx: &TaskContext, link: ChainLink, _outputs: Vec<ErasedOutput>) -> Result<ErasedOutput> {
+    fn build(
+        &self,
+        ctx: &TaskContext,
+        link: ChainLink,
+        _outputs: Vec<ErasedOutput>,
+        mut side: SideOutputs,
+    ) -> Result<ErasedOutput> {
         let writer = self.sink.create_writer(ctx)?;
-        let chained: Box<dyn Output<T>> = Box::new(Chained::new(
-            SinkOperator::new(writer),
-            ctx,
-            link,
-            Box::new(Discard),
-        ));
+        let op = SinkOperator::new(writer);
+        let chained: Box<dyn Output<T>> = Box::new(Chained::new(op, ctx, link, Box::new(Discard), &mut side));
         Ok(erase(chained))
     }
 
@@ -309,7 +348,9 @@ impl<T: Data, S: Source<T>> SourceCode for SourceCodeImpl<T, S> {
                 .source
                 .create_reader(ctx)
                 .unwrap_or_else(|e| failure::fail(e.to_string()));
+            set_current_timestamp(NO_TIMESTAMP);
             let mut last_flush = Instant::now();
+            let mut clock = Ticker::default();
             loop {
                 if ctx.is_cancelled() {
                     failure::cancelled();
@@ -320,10 +361,16 @@ impl<T: Data, S: Source<T>> SourceCode for SourceCodeImpl<T, S> {
                             out.flush();
                             last_flush = Instant::now();
                         }
+                        if let Some(now) = clock.due() {
+                            out.on_processing_time(now);
+                        }
                     }
                     ReadStatus::NothingAvailable => {
                         out.flush();
                         last_flush = Instant::now();
+                        if let Some(now) = clock.due() {
+                            out.on_processing_time(now);
+                        }
                         std::thread::sleep(Duration::from_millis(1));
                     }
                     ReadStatus::NeedSplit => match splits.next_split(ctx.subtask) {
@@ -338,9 +385,29 @@ impl<T: Data, S: Source<T>> SourceCode for SourceCodeImpl<T, S> {
                     ReadStatus::End => break,
                 }
             }
+            // A bounded input ends event time: every remaining event-time window fires.
+            out.emit_event(StreamEvent::Watermark(MAX_WATERMARK));
         });
         out.end_input();
         Ok(())
+    }
+}
+
+/// Tells a task loop when to advance processing time (every few milliseconds).
+#[derive(Default)]
+struct Ticker {
+    last: i64,
+}
+
+impl Ticker {
+    const EVERY_MS: i64 = 5;
+
+    fn due(&mut self) -> Option<i64> {
+        let now = now_ms();
+        (now - self.last >= Self::EVERY_MS).then(|| {
+            self.last = now;
+            now
+        })
     }
 }
 
@@ -361,13 +428,14 @@ impl<T: Data> EdgeCode for TypedEdge<T> {
         &self,
         ctx: &TaskContext,
         partitioning: Partitioning,
-        targets: &[ErasedTx],
+        targets: &[(ErasedTx, u32)],
     ) -> Result<ErasedOutput> {
         let txs = targets
             .iter()
-            .map(|t| {
+            .map(|(t, slot)| {
                 t.downcast_ref::<ChannelTx<T>>()
                     .cloned()
+                    .map(|tx| (tx, *slot))
                     .ok_or_else(|| Error::Internal("channel type mismatch".into()))
             })
             .collect::<Result<Vec<_>>>()?;

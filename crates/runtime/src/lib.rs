@@ -44,6 +44,8 @@ pub mod sink;
 pub mod source;
 /// Running one subtask.
 pub mod task;
+/// Event timestamps, watermarks and processing time.
+pub mod time;
 
 pub use context::TaskContext;
 pub use error::{Error, Result};

@@ -1,7 +1,8 @@
 use crate::context::TaskContext;
 use crate::failure;
 use crate::metrics::OperatorCounters;
-use crate::output::{Collector, Output};
+use crate::output::{combine, unerase, Collector, ErasedOutput, Output};
+use crate::time::StreamEvent;
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -14,12 +15,55 @@ const PUBLISH_EVERY: u64 = 4096;
 /// Operators are generic over the collector so that chained calls dispatch statically where the
 /// compiler can see through them.
 pub trait Operator<I, O>: Send + 'static {
+    /// Receives the side outputs connected to this operator, before `open`.
+    fn set_side_outputs(&mut self, _side: &mut SideOutputs) {}
     /// Called once before the first record.
     fn open(&mut self, _ctx: &TaskContext) {}
-    /// Handles one record.
-    fn process<C: Collector<O>>(&mut self, record: I, out: &mut C);
+    /// Handles one record; its event timestamp is [`current_timestamp`](crate::time::current_timestamp).
+    fn process<C: Output<O>>(&mut self, record: I, out: &mut C);
+    /// Handles a watermark or idleness from the inputs and returns what to pass on (by default
+    /// the event itself). Window operators fire here, before the watermark moves on.
+    fn process_event<C: Output<O>>(&mut self, event: StreamEvent, _out: &mut C) -> Option<StreamEvent> {
+        Some(event)
+    }
+    /// The task's clock advanced to `now_ms`.
+    fn on_processing_time<C: Output<O>>(&mut self, _now_ms: i64, _out: &mut C) {}
     /// Called once after the last record of every input; may emit final results.
-    fn end_input<C: Collector<O>>(&mut self, _out: &mut C) {}
+    fn end_input<C: Output<O>>(&mut self, _out: &mut C) {}
+}
+
+/// Side outputs of an operator by tag (Flink's `OutputTag`), type-erased until the operator takes
+/// the ones it knows.
+#[derive(Default)]
+pub struct SideOutputs {
+    outputs: Vec<(String, ErasedOutput)>,
+}
+
+impl SideOutputs {
+    /// Side outputs from `(tag, output)` pairs; several outputs of one tag are combined.
+    pub fn new(outputs: Vec<(String, ErasedOutput)>) -> Self {
+        SideOutputs { outputs }
+    }
+
+    /// Takes the output for `tag` (a [`Discard`](crate::output::Discard) when nothing consumes it).
+    pub fn take<T: crate::Data>(&mut self, tag: &str) -> crate::Result<Box<dyn Output<T>>> {
+        let mut mine = Vec::new();
+        let mut rest = Vec::new();
+        for (t, o) in self.outputs.drain(..) {
+            if t == tag {
+                mine.push(unerase::<T>(o)?);
+            } else {
+                rest.push((t, o));
+            }
+        }
+        self.outputs = rest;
+        Ok(combine(mine))
+    }
+
+    /// Tags nobody took (a side output the operator does not produce).
+    pub fn untaken(&self) -> Vec<&str> {
+        self.outputs.iter().map(|(t, _)| t.as_str()).collect()
+    }
 }
 
 /// The identity of an operator inside a subtask: its name (for errors) and counters.
@@ -72,6 +116,12 @@ impl<O: Send> Output<O> for CountingOutput<O> {
         self.publish();
         self.inner.end_input();
     }
+    fn emit_event(&mut self, event: StreamEvent) {
+        self.inner.emit_event(event);
+    }
+    fn on_processing_time(&mut self, now_ms: i64) {
+        self.inner.on_processing_time(now_ms);
+    }
 }
 
 /// An operator inside a chain: counts records in and out, attributes panics to itself, and passes
@@ -85,9 +135,18 @@ pub struct Chained<I, O, Op> {
 }
 
 impl<I, O, Op: Operator<I, O>> Chained<I, O, Op> {
-    /// Wraps `op`, opening it.
-    pub fn new(mut op: Op, ctx: &TaskContext, link: ChainLink, out: Box<dyn Output<O>>) -> Self {
-        failure::guard(&link.name, || op.open(ctx));
+    /// Wraps `op`, giving it its side outputs and opening it.
+    pub fn new(
+        mut op: Op,
+        ctx: &TaskContext,
+        link: ChainLink,
+        out: Box<dyn Output<O>>,
+        side: &mut SideOutputs,
+    ) -> Self {
+        failure::guard(&link.name, || {
+            op.set_side_outputs(side);
+            op.open(ctx)
+        });
         Chained {
             op,
             name: link.name,
@@ -101,7 +160,7 @@ impl<I, O, Op: Operator<I, O>> Chained<I, O, Op> {
     }
 }
 
-impl<I, O, Op: Operator<I, O>> Collector<I> for Chained<I, O, Op> {
+impl<I, O: Send, Op: Operator<I, O>> Collector<I> for Chained<I, O, Op> {
     #[inline]
     fn collect(&mut self, record: I) {
         self.count_in += 1;
@@ -123,5 +182,16 @@ impl<I: Send, O: Send, Op: Operator<I, O>> Output<I> for Chained<I, O, Op> {
         let (op, out) = (&mut self.op, &mut self.out);
         failure::guard(&self.name, || op.end_input(out));
         self.out.end_input();
+    }
+    fn emit_event(&mut self, event: StreamEvent) {
+        let (op, out) = (&mut self.op, &mut self.out);
+        if let Some(e) = failure::guard(&self.name, || op.process_event(event, out)) {
+            self.out.emit_event(e);
+        }
+    }
+    fn on_processing_time(&mut self, now_ms: i64) {
+        let (op, out) = (&mut self.op, &mut self.out);
+        failure::guard(&self.name, || op.on_processing_time(now_ms, out));
+        self.out.on_processing_time(now_ms);
     }
 }

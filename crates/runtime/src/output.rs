@@ -1,3 +1,4 @@
+use crate::time::StreamEvent;
 use crate::Data;
 
 /// Receives the records a user function emits.
@@ -12,6 +13,10 @@ pub trait Output<T>: Collector<T> + Send {
     fn flush(&mut self);
     /// Every input of the producer has ended: finish and pass the end on.
     fn end_input(&mut self);
+    /// Passes a watermark or idleness on.
+    fn emit_event(&mut self, event: StreamEvent);
+    /// The task's clock advanced (processing-time timers, periodic watermarks).
+    fn on_processing_time(&mut self, now_ms: i64);
 }
 
 /// A type-erased `Box<dyn Output<T>>`, as passed between the typed factories of a chain.
@@ -55,6 +60,12 @@ impl<T: Data> Output<T> for FanOut<T> {
     fn end_input(&mut self) {
         self.outputs.iter_mut().for_each(|o| o.end_input());
     }
+    fn emit_event(&mut self, event: StreamEvent) {
+        self.outputs.iter_mut().for_each(|o| o.emit_event(event));
+    }
+    fn on_processing_time(&mut self, now_ms: i64) {
+        self.outputs.iter_mut().for_each(|o| o.on_processing_time(now_ms));
+    }
 }
 
 /// Discards everything (the output of a sink).
@@ -67,6 +78,8 @@ impl<T> Collector<T> for Discard {
 impl<T> Output<T> for Discard {
     fn flush(&mut self) {}
     fn end_input(&mut self) {}
+    fn emit_event(&mut self, _event: StreamEvent) {}
+    fn on_processing_time(&mut self, _now_ms: i64) {}
 }
 
 /// Combines the outputs of an operator into one.

@@ -1,10 +1,11 @@
 //! The producer end of an exchange: groups records into a batch per consumer subtask and sends a
 //! batch when it is full, when the task flushes (buffer timeout or idle input) and at the end.
 
-use crate::channel::ChannelTx;
+use crate::channel::{Batch, ChannelTx};
 use crate::context::{JobControl, TaskContext};
 use crate::failure;
 use crate::output::{Collector, Output};
+use crate::time::{current_timestamp_raw, StreamEvent};
 use crate::Data;
 use spate_graph::partitioning::{key_group, subtask_for_key_group};
 use spate_graph::Partitioning;
@@ -52,9 +53,10 @@ enum Route<T> {
 }
 
 /// Writes records into the channels of the consumer subtasks this producer is connected to.
+/// Each target is a channel and this producer's slot in it.
 pub struct RecordWriter<T> {
-    targets: Vec<ChannelTx<T>>,
-    buffers: Vec<Vec<T>>,
+    targets: Vec<(ChannelTx<T>, u32)>,
+    buffers: Vec<Batch<T>>,
     route: Route<T>,
     batch_size: usize,
     control: Arc<JobControl>,
@@ -67,7 +69,7 @@ impl<T: Data> RecordWriter<T> {
         ctx: &TaskContext,
         partitioning: Partitioning,
         partitioner: Partitioner<T>,
-        targets: Vec<ChannelTx<T>>,
+        targets: Vec<(ChannelTx<T>, u32)>,
     ) -> Self {
         let route = match (partitioning, partitioner) {
             (Partitioning::Broadcast, _) => Route::Broadcast,
@@ -87,7 +89,7 @@ impl<T: Data> RecordWriter<T> {
         RecordWriter {
             buffers: targets
                 .iter()
-                .map(|_| Vec::with_capacity(ctx.batch_size))
+                .map(|_| Batch::with_capacity(ctx.batch_size))
                 .collect(),
             targets,
             route,
@@ -97,8 +99,9 @@ impl<T: Data> RecordWriter<T> {
     }
 
     fn send(&mut self, t: usize) {
-        let batch = std::mem::replace(&mut self.buffers[t], Vec::with_capacity(self.batch_size));
-        match self.targets[t].send(batch, &self.control) {
+        let batch = std::mem::replace(&mut self.buffers[t], Batch::with_capacity(self.batch_size));
+        let (tx, slot) = &self.targets[t];
+        match tx.send(*slot, batch, &self.control) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => failure::fail(format!("cannot write to exchange: {e}")),
             Err(_) => failure::cancelled(),
@@ -106,8 +109,8 @@ impl<T: Data> RecordWriter<T> {
     }
 
     #[inline]
-    fn push(&mut self, t: usize, record: T) {
-        self.buffers[t].push(record);
+    fn push(&mut self, t: usize, record: T, ts: i64) {
+        self.buffers[t].push(record, ts);
         if self.buffers[t].len() >= self.batch_size {
             self.send(t);
         }
@@ -121,6 +124,7 @@ impl<T: Data> Collector<T> for RecordWriter<T> {
         if n == 0 {
             return;
         }
+        let ts = current_timestamp_raw();
         let t = match &mut self.route {
             Route::RoundRobin { next } => {
                 let t = *next % n;
@@ -147,12 +151,12 @@ impl<T: Data> Collector<T> for RecordWriter<T> {
             }
             Route::Broadcast => {
                 for t in 1..n {
-                    self.push(t, record.clone());
+                    self.push(t, record.clone(), ts);
                 }
                 0
             }
         };
-        self.push(t, record);
+        self.push(t, record, ts);
     }
 }
 
@@ -167,25 +171,41 @@ impl<T: Data> Output<T> for RecordWriter<T> {
 
     fn end_input(&mut self) {
         self.flush();
-        for t in &self.targets {
-            if t.end(&self.control).is_err() {
+        for (tx, slot) in &self.targets {
+            if tx.end(*slot, &self.control).is_err() {
                 failure::cancelled();
             }
         }
     }
+
+    fn emit_event(&mut self, event: StreamEvent) {
+        // Records before the event must arrive before it.
+        self.flush();
+        for (tx, slot) in &self.targets {
+            if tx.event(*slot, event, &self.control).is_err() {
+                failure::cancelled();
+            }
+        }
+    }
+
+    fn on_processing_time(&mut self, _now_ms: i64) {}
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channel::{pipelined, ChannelRx};
+    use crate::channel::{pipelined, ChannelRx, Received};
     use spate_graph::ExecutionMode;
 
     fn drain(rx: ChannelRx<u64>) -> Vec<u64> {
         let mut v = Vec::new();
-        rx.drain(&JobControl::default(), |b| v.extend(b.unwrap_or_default()))
-            .unwrap()
-            .unwrap();
+        rx.drain(&JobControl::default(), |r| {
+            if let Received::Batch(b) = r {
+                v.extend(b.records)
+            }
+        })
+        .unwrap()
+        .unwrap();
         v
     }
 
@@ -193,7 +213,7 @@ mod tests {
         let mut ctx = TaskContext::standalone(ExecutionMode::Streaming);
         ctx.batch_size = 7;
         let (txs, rxs): (Vec<_>, Vec<_>) = (0..n).map(|_| pipelined::<u64>(1000, 1)).unzip();
-        let mut w = RecordWriter::new(&ctx, p, part, txs);
+        let mut w = RecordWriter::new(&ctx, p, part, txs.into_iter().map(|t| (t, 0)).collect());
         for r in 0..records {
             w.collect(r);
         }

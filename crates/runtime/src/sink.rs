@@ -5,7 +5,7 @@ use crate::context::TaskContext;
 use crate::error::Result;
 use crate::failure;
 use crate::operator::Operator;
-use crate::output::Collector;
+use crate::output::Output;
 
 /// A destination for records of type `T`.
 pub trait Sink<T>: Send + Sync + 'static {
@@ -50,12 +50,12 @@ impl<T> SinkOperator<T> {
 }
 
 impl<T: Send + 'static> Operator<T, ()> for SinkOperator<T> {
-    fn process<C: Collector<()>>(&mut self, record: T, _out: &mut C) {
+    fn process<C: Output<()>>(&mut self, record: T, _out: &mut C) {
         if let Err(e) = self.writer.write(record) {
             failure::fail(e.to_string());
         }
     }
-    fn end_input<C: Collector<()>>(&mut self, _out: &mut C) {
+    fn end_input<C: Output<()>>(&mut self, _out: &mut C) {
         if let Err(e) = self.writer.finish() {
             failure::fail(e.to_string());
         }

@@ -6,7 +6,7 @@ use crate::context::TaskContext;
 use crate::error::{Error, Result, TaskFailure};
 use crate::failure::{self, Unwound};
 use crate::metrics::OperatorCounters;
-use crate::operator::ChainLink;
+use crate::operator::{ChainLink, SideOutputs};
 use crate::output::ErasedOutput;
 use spate_common::ids::{OperatorId, VertexId};
 use spate_graph::partitioning::targets_of;
@@ -65,28 +65,37 @@ pub fn run_subtask(
         for (pos, op) in vertex.operators.iter().enumerate().rev() {
             let with_name = |e: Error| (op.name.clone(), e);
             let mut outputs = Vec::new();
-            for (target, _) in &op.chained_outputs {
+            let mut side = Vec::new();
+            for (target, _, tag) in &op.chained_outputs {
                 let out = built.remove(target).ok_or_else(|| {
                     with_name(Error::Internal(format!("chained operator {target} not built")))
                 })?;
-                outputs.push(out);
+                match tag {
+                    None => outputs.push(out),
+                    Some(t) => side.push((t.clone(), out)),
+                }
             }
             for &e in &op.exchange_outputs {
                 let edge = &job.edges[e];
                 let down = job.vertex(edge.target).parallelism;
-                let targets: Vec<ErasedTx> =
+                let targets: Vec<(ErasedTx, u32)> =
                     targets_of(edge.partitioning, vertex.parallelism, down, ctx.subtask)
                         .map(|j| {
-                            channels.get(&(edge.target, j)).cloned().ok_or_else(|| {
+                            let tx = channels.get(&(edge.target, j)).cloned().ok_or_else(|| {
                                 Error::Internal(format!("no channel for {} subtask {j}", edge.target))
-                            })
+                            })?;
+                            Ok((tx, job.input_slot(e, ctx.subtask, j)))
                         })
                         .collect::<Result<_>>()
                         .map_err(with_name)?;
                 let writer = code
                     .edge(edge.code)
-                    .and_then(|c| c.writer(ctx, edge.partitioning, &targets));
-                outputs.push(writer.map_err(with_name)?);
+                    .and_then(|c| c.writer(ctx, edge.partitioning, &targets))
+                    .map_err(with_name)?;
+                match &edge.side_output {
+                    None => outputs.push(writer),
+                    Some(t) => side.push((t.clone(), writer)),
+                }
             }
             let link = ChainLink {
                 name: op.name.as_str().into(),
@@ -94,10 +103,12 @@ pub fn run_subtask(
             };
             match code.node(op.operator).map_err(with_name)? {
                 NodeCode::Operator(c) => {
-                    let input = c.build(ctx, link, outputs).map_err(with_name)?;
+                    let input = c
+                        .build(ctx, link, outputs, SideOutputs::new(side))
+                        .map_err(with_name)?;
                     built.insert(op.operator, input);
                 }
-                NodeCode::Source(_) if pos == 0 => head_outputs = outputs,
+                NodeCode::Source(_) if pos == 0 && side.is_empty() => head_outputs = outputs,
                 NodeCode::Source(_) | NodeCode::Virtual => {
                     return Err(with_name(Error::Internal(
                         "source or union inside a chain".into(),

@@ -3,7 +3,7 @@ use crate::stream::DataStream;
 use rustc_hash::FxHashMap;
 use spate_graph::ExecutionMode;
 use spate_runtime::operator::Operator;
-use spate_runtime::{Collector, Data, Key, TaskContext};
+use spate_runtime::{Data, Key, Output, TaskContext};
 
 /// An incremental aggregation (Flink's `AggregateFunction`): records are added one at a time to
 /// an accumulator, which yields the result.
@@ -36,7 +36,7 @@ where
     fn open(&mut self, ctx: &TaskContext) {
         self.streaming = ctx.mode == ExecutionMode::Streaming;
     }
-    fn process<C: Collector<(K, O)>>(&mut self, record: T, out: &mut C) {
+    fn process<C: Output<(K, O)>>(&mut self, record: T, out: &mut C) {
         let accs = &mut self.accs;
         let agg = &self.agg;
         let hit = self.key.with_key(&record, move |k| accs.get_mut(k).is_some());
@@ -57,7 +57,7 @@ where
             }
         }
     }
-    fn end_input<C: Collector<(K, O)>>(&mut self, out: &mut C) {
+    fn end_input<C: Output<(K, O)>>(&mut self, out: &mut C) {
         if !self.streaming {
             for (k, acc) in self.accs.drain() {
                 out.collect((k, self.agg.get_result(&acc)));

@@ -1,6 +1,6 @@
 use crate::stream::DataStream;
 use spate_runtime::operator::Operator;
-use spate_runtime::{Collector, Data};
+use spate_runtime::{Data, Output};
 use std::marker::PhantomData;
 
 struct CountOp<T> {
@@ -10,10 +10,10 @@ struct CountOp<T> {
 
 impl<T: Data> Operator<T, u64> for CountOp<T> {
     #[inline]
-    fn process<C: Collector<u64>>(&mut self, _record: T, _out: &mut C) {
+    fn process<C: Output<u64>>(&mut self, _record: T, _out: &mut C) {
         self.n += 1;
     }
-    fn end_input<C: Collector<u64>>(&mut self, out: &mut C) {
+    fn end_input<C: Output<u64>>(&mut self, out: &mut C) {
         out.collect(self.n);
     }
 }
@@ -23,10 +23,10 @@ struct SumOp {
 }
 
 impl Operator<u64, u64> for SumOp {
-    fn process<C: Collector<u64>>(&mut self, record: u64, _out: &mut C) {
+    fn process<C: Output<u64>>(&mut self, record: u64, _out: &mut C) {
         self.n += record;
     }
-    fn end_input<C: Collector<u64>>(&mut self, out: &mut C) {
+    fn end_input<C: Output<u64>>(&mut self, out: &mut C) {
         out.collect(self.n);
     }
 }

@@ -1,7 +1,7 @@
 use crate::ops::join::Either;
 use crate::stream::DataStream;
 use spate_runtime::operator::Operator;
-use spate_runtime::{Collector, Data};
+use spate_runtime::{Data, Output};
 
 struct CrossOp<L, R> {
     left: Vec<L>,
@@ -9,13 +9,13 @@ struct CrossOp<L, R> {
 }
 
 impl<L: Data, R: Data> Operator<Either<L, R>, (L, R)> for CrossOp<L, R> {
-    fn process<C: Collector<(L, R)>>(&mut self, record: Either<L, R>, _out: &mut C) {
+    fn process<C: Output<(L, R)>>(&mut self, record: Either<L, R>, _out: &mut C) {
         match record {
             Either::Left(l) => self.left.push(l),
             Either::Right(r) => self.right.push(r),
         }
     }
-    fn end_input<C: Collector<(L, R)>>(&mut self, out: &mut C) {
+    fn end_input<C: Output<(L, R)>>(&mut self, out: &mut C) {
         for l in &self.left {
             for r in &self.right {
                 out.collect((l.clone(), r.clone()));

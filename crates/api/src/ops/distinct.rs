@@ -3,7 +3,7 @@ use crate::stream::DataStream;
 use rustc_hash::FxHashSet;
 use spate_common::config::keys;
 use spate_runtime::operator::Operator;
-use spate_runtime::{Collector, Data, Key, TaskContext};
+use spate_runtime::{Data, Key, Output, TaskContext};
 use std::sync::Arc;
 
 /// Emits the first record of every key it has not seen. As a batch pre-step before the exchange
@@ -21,7 +21,7 @@ impl<T: Data, K: Key> Operator<T, T> for DistinctOp<T, K> {
             self.max_keys = ctx.config.get(&keys::COMBINER_MAX_KEYS) as usize;
         }
     }
-    fn process<C: Collector<T>>(&mut self, record: T, out: &mut C) {
+    fn process<C: Output<T>>(&mut self, record: T, out: &mut C) {
         let seen = &self.seen;
         if self.key.with_key(&record, |k| seen.contains(k)) {
             return;

@@ -1,6 +1,6 @@
 use crate::stream::DataStream;
 use spate_runtime::operator::Operator;
-use spate_runtime::{Collector, Data};
+use spate_runtime::{Data, Output};
 use std::marker::PhantomData;
 
 struct FilterOp<T, F> {
@@ -10,7 +10,7 @@ struct FilterOp<T, F> {
 
 impl<T: Data, F: FnMut(&T) -> bool + Send + 'static> Operator<T, T> for FilterOp<T, F> {
     #[inline]
-    fn process<C: Collector<T>>(&mut self, record: T, out: &mut C) {
+    fn process<C: Output<T>>(&mut self, record: T, out: &mut C) {
         if (self.f)(&record) {
             out.collect(record);
         }

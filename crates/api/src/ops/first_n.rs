@@ -1,6 +1,6 @@
 use crate::stream::DataStream;
 use spate_runtime::operator::Operator;
-use spate_runtime::{Collector, Data};
+use spate_runtime::{Data, Output};
 
 struct FirstNOp {
     n: u64,
@@ -9,7 +9,7 @@ struct FirstNOp {
 
 impl<T: Data> Operator<T, T> for FirstNOp {
     #[inline]
-    fn process<C: Collector<T>>(&mut self, record: T, out: &mut C) {
+    fn process<C: Output<T>>(&mut self, record: T, out: &mut C) {
         if self.seen < self.n {
             self.seen += 1;
             out.collect(record);

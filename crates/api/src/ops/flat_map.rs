@@ -1,6 +1,6 @@
 use crate::stream::DataStream;
 use spate_runtime::operator::Operator;
-use spate_runtime::{Collector, Data};
+use spate_runtime::{Collector, Data, Output};
 use std::marker::PhantomData;
 
 struct FlatMapOp<T, O, F> {
@@ -13,7 +13,7 @@ where
     F: FnMut(T, &mut dyn Collector<O>) + Send + 'static,
 {
     #[inline]
-    fn process<C: Collector<O>>(&mut self, record: T, out: &mut C) {
+    fn process<C: Output<O>>(&mut self, record: T, out: &mut C) {
         (self.f)(record, out);
     }
 }

@@ -2,7 +2,7 @@ use crate::keyed::{KeyFn, KeyedStream};
 use crate::stream::DataStream;
 use rustc_hash::FxHashMap;
 use spate_runtime::operator::Operator;
-use spate_runtime::{Collector, Data, Key};
+use spate_runtime::{Collector, Data, Key, Output};
 use std::marker::PhantomData;
 
 struct GroupReduceOp<T, K, O, F> {
@@ -19,7 +19,7 @@ where
     O: Data,
     F: FnMut(&K, Vec<T>, &mut dyn Collector<O>) + Send + 'static,
 {
-    fn process<C: Collector<O>>(&mut self, record: T, _out: &mut C) {
+    fn process<C: Output<O>>(&mut self, record: T, _out: &mut C) {
         let groups = &mut self.groups;
         if let Some(g) = self.key.with_key(&record, move |k| groups.get_mut(k)) {
             g.push(record);
@@ -28,7 +28,7 @@ where
         let k = self.key.key_of(&record);
         self.groups.insert(k, vec![record]);
     }
-    fn end_input<C: Collector<O>>(&mut self, out: &mut C) {
+    fn end_input<C: Output<O>>(&mut self, out: &mut C) {
         for (k, values) in self.groups.drain() {
             (self.f)(&k, values, out);
         }

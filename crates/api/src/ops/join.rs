@@ -3,7 +3,7 @@ use crate::stream::DataStream;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use spate_runtime::operator::Operator;
-use spate_runtime::{Collector, Data, Key};
+use spate_runtime::{Collector, Data, Key, Output};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -32,7 +32,7 @@ where
     O: Data,
     F: FnMut(&K, Vec<L>, Vec<R>, &mut dyn Collector<O>) + Send + 'static,
 {
-    fn process<C: Collector<O>>(&mut self, record: Either<L, R>, _out: &mut C) {
+    fn process<C: Output<O>>(&mut self, record: Either<L, R>, _out: &mut C) {
         match record {
             Either::Left(l) => {
                 let k = self.kl.key_of(&l);
@@ -44,7 +44,7 @@ where
             }
         }
     }
-    fn end_input<C: Collector<O>>(&mut self, out: &mut C) {
+    fn end_input<C: Output<O>>(&mut self, out: &mut C) {
         for (k, (ls, rs)) in self.groups.drain() {
             (self.f)(&k, ls, rs, out);
         }

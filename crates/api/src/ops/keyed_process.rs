@@ -3,7 +3,7 @@ use crate::stream::DataStream;
 use rustc_hash::FxHashMap;
 use spate_runtime::failure;
 use spate_runtime::operator::Operator;
-use spate_runtime::{Collector, Data, Key};
+use spate_runtime::{Collector, Data, Key, Output};
 use std::any::Any;
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -93,7 +93,7 @@ where
     O: Data,
     F: FnMut(T, &mut KeyedContext<'_, K>, &mut dyn Collector<O>) + Send + 'static,
 {
-    fn process<C: Collector<O>>(&mut self, record: T, out: &mut C) {
+    fn process<C: Output<O>>(&mut self, record: T, out: &mut C) {
         let key = self.key.key_of(&record);
         let mut ctx = KeyedContext {
             key: &key,

@@ -1,6 +1,6 @@
 use crate::stream::DataStream;
 use spate_runtime::operator::Operator;
-use spate_runtime::{Collector, Data};
+use spate_runtime::{Data, Output};
 use std::marker::PhantomData;
 
 struct MapOp<T, O, F> {
@@ -10,7 +10,7 @@ struct MapOp<T, O, F> {
 
 impl<T: Data, O: Data, F: FnMut(T) -> O + Send + 'static> Operator<T, O> for MapOp<T, O, F> {
     #[inline]
-    fn process<C: Collector<O>>(&mut self, record: T, out: &mut C) {
+    fn process<C: Output<O>>(&mut self, record: T, out: &mut C) {
         out.collect((self.f)(record));
     }
 }

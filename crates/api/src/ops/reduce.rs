@@ -4,7 +4,7 @@ use rustc_hash::FxHashMap;
 use spate_common::config::keys;
 use spate_graph::ExecutionMode;
 use spate_runtime::operator::Operator;
-use spate_runtime::{Collector, Data, Key, TaskContext};
+use spate_runtime::{Data, Key, Output, TaskContext};
 use std::ops::Add;
 
 /// Per-key values; `None` only while a value is being reduced.
@@ -53,7 +53,7 @@ impl<T: Data, K: Key, F: Fn(T, T) -> T + Send + 'static> Operator<T, (K, T)> for
         self.batch = ctx.mode == ExecutionMode::Batch;
     }
     #[inline]
-    fn process<C: Collector<(K, T)>>(&mut self, record: T, out: &mut C) {
+    fn process<C: Output<(K, T)>>(&mut self, record: T, out: &mut C) {
         if !self.batch {
             out.collect((self.key.key_of(&record), record));
             return;
@@ -65,7 +65,7 @@ impl<T: Data, K: Key, F: Fn(T, T) -> T + Send + 'static> Operator<T, (K, T)> for
                 .for_each(|(k, v)| v.into_iter().for_each(|v| out.collect((k.clone(), v))));
         }
     }
-    fn end_input<C: Collector<(K, T)>>(&mut self, out: &mut C) {
+    fn end_input<C: Output<(K, T)>>(&mut self, out: &mut C) {
         self.map
             .drain()
             .for_each(|(k, v)| v.into_iter().for_each(|v| out.collect((k.clone(), v))));
@@ -85,7 +85,7 @@ impl<T: Data, K: Key, F: Fn(T, T) -> T + Send + 'static> Operator<(K, T), T> for
         self.streaming = ctx.mode == ExecutionMode::Streaming;
     }
     #[inline]
-    fn process<C: Collector<T>>(&mut self, (k, v): (K, T), out: &mut C) {
+    fn process<C: Output<T>>(&mut self, (k, v): (K, T), out: &mut C) {
         let slot = self.map.entry(k).or_insert(None);
         let v = match slot.take() {
             Some(acc) => (self.f)(acc, v),
@@ -96,7 +96,7 @@ impl<T: Data, K: Key, F: Fn(T, T) -> T + Send + 'static> Operator<(K, T), T> for
         }
         *slot = Some(v);
     }
-    fn end_input<C: Collector<T>>(&mut self, out: &mut C) {
+    fn end_input<C: Output<T>>(&mut self, out: &mut C) {
         if !self.streaming {
             self.map
                 .drain()

@@ -1,6 +1,6 @@
 use crate::stream::DataStream;
 use spate_runtime::operator::Operator;
-use spate_runtime::{Collector, Data};
+use spate_runtime::{Data, Output};
 use std::sync::Arc;
 
 /// Sort direction.
@@ -22,10 +22,10 @@ struct SortOp<T, K> {
 }
 
 impl<T: Data, K: Ord + 'static> Operator<T, T> for SortOp<T, K> {
-    fn process<C: Collector<T>>(&mut self, record: T, _out: &mut C) {
+    fn process<C: Output<T>>(&mut self, record: T, _out: &mut C) {
         self.buf.push(record);
     }
-    fn end_input<C: Collector<T>>(&mut self, out: &mut C) {
+    fn end_input<C: Output<T>>(&mut self, out: &mut C) {
         let key = &self.key;
         match self.order {
             Order::Ascending => self.buf.sort_by_key(|r| key(r)),
