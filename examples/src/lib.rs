@@ -1,6 +1,8 @@
 //! Shared pieces of the runnable examples (`examples/*.rs`), kept in a library so that tests and
 //! benchmarks run exactly the pipelines the examples run.
 
+/// Records and aggregations of the event-time examples.
+pub mod events;
 /// Word tokenisation used by the word count examples and their baselines.
 pub mod tokenize;
 /// The word count pipeline.

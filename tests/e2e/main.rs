@@ -5,4 +5,5 @@ mod batch_ops;
 mod cli;
 mod runtime;
 mod streaming;
+mod windows;
 mod wordcount;

@@ -32,30 +32,44 @@ pub mod keyed;
 pub mod logging;
 /// One file per operator.
 pub mod ops;
+/// Side outputs.
+pub mod side_output;
 /// Sinks on data streams.
 pub mod sinks;
 /// The data stream type.
 pub mod stream;
+/// Event timestamps and watermark strategies.
+pub mod watermark;
+/// Windows.
+pub mod window;
 
 pub use env::{RuntimeMode, StreamEnv};
 pub use keyed::KeyedStream;
 pub use ops::join::Either;
 pub use ops::keyed_process::{KeyedContext, ValueState};
 pub use ops::sort::Order;
+pub use side_output::OutputTag;
 pub use spate_common::config::{keys, Configuration};
 pub use spate_connectors::collect::CollectHandle;
 pub use spate_runtime::sink::{Sink, SinkWriter};
 pub use spate_runtime::source::{Boundedness, ReadStatus, Source, SourceReader, SplitEnumerator};
 pub use spate_runtime::{Collector, Data, Error, JobResult, JobStatus, Key, Result, TaskContext};
 pub use stream::DataStream;
+pub use watermark::{WatermarkGenerator, WatermarkOutput, WatermarkStrategy};
+pub use window::{TimeWindow, WindowedStream};
 
 /// Everything a job program usually needs.
 pub mod prelude {
     pub use crate::ops::aggregate::AggregateFunction;
+    pub use crate::window::{
+        EventTimeSessionWindows, ProcessingTimeSessionWindows, SlidingEventTimeWindows,
+        SlidingProcessingTimeWindows, TumblingEventTimeWindows, TumblingProcessingTimeWindows,
+    };
     pub use crate::{
         CollectHandle, Collector, DataStream, Either, KeyedContext, KeyedStream, Order, RuntimeMode,
         StreamEnv, ValueState,
     };
+    pub use crate::{OutputTag, TimeWindow, WatermarkStrategy};
 }
 
 /// Compiles the README's code as a doctest, so the tour stays true.

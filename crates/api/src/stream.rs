@@ -14,6 +14,8 @@ pub struct DataStream<T> {
     pub(crate) id: OperatorId,
     pub(crate) partitioning: Partitioning,
     pub(crate) partitioner: Partitioner<T>,
+    /// Set on a side output of the operator `id` (see `get_side_output`).
+    pub(crate) side_tag: Option<String>,
 }
 
 impl<T> Clone for DataStream<T> {
@@ -23,6 +25,7 @@ impl<T> Clone for DataStream<T> {
             id: self.id,
             partitioning: self.partitioning,
             partitioner: self.partitioner.clone(),
+            side_tag: self.side_tag.clone(),
         }
     }
 }
@@ -34,6 +37,7 @@ impl<T: Data> DataStream<T> {
             id,
             partitioning: Partitioning::Default,
             partitioner: Partitioner::Plain,
+            side_tag: None,
         }
     }
 
@@ -105,7 +109,9 @@ impl<T: Data> DataStream<T> {
     /// Connects this stream into `target`.
     pub(crate) fn connect(&self, target: OperatorId) {
         let mut st = self.env.state.borrow_mut();
-        let e = st.graph.add_edge(self.id, target, self.partitioning);
+        let e = st
+            .graph
+            .add_side_edge(self.id, target, self.partitioning, self.side_tag.clone());
         st.code.edges.insert(e, code::edge::<T>(self.partitioner.clone()));
     }
 

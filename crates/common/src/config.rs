@@ -175,6 +175,9 @@ pub mod keys {
         /// Records a pre-aggregation (combiner) holds before it emits partial results.
         COMBINER_MAX_KEYS: u64 = "execution.batch.combiner.max-keys", ValueKind::Int { min: 1 }, "65536",
             "distinct keys a batch pre-aggregation holds before it emits its partial results";
+                /// Interval of periodic watermark emission.
+        AUTO_WATERMARK_INTERVAL: Duration = "pipeline.auto-watermark-interval", ValueKind::Duration, "200ms",
+            "interval at which timestamp assigners emit periodic watermarks";
         /// Progress log interval.
         PROGRESS_INTERVAL: Duration = "execution.progress.interval", ValueKind::Duration, "5s",
             "interval of the job progress line in the log (0 disables it)";

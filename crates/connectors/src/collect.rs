@@ -16,6 +16,11 @@ impl<T> Clone for CollectHandle<T> {
 }
 
 impl<T> CollectHandle<T> {
+    /// How many records were collected so far (and flushed by their writers).
+    pub fn peek_len(&self) -> usize {
+        self.shared.lock().map(|v| v.len()).unwrap_or(0)
+    }
+
     /// Takes the records collected so far (in no particular order across subtasks).
     pub fn take(&self) -> Vec<T> {
         self.shared

@@ -5,7 +5,7 @@ use crate::output::{combine, unerase, Collector, ErasedOutput, Output};
 use crate::time::StreamEvent;
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Counters are published to the shared atomics every this many records (a power of two).
 const PUBLISH_EVERY: u64 = 4096;
@@ -28,8 +28,43 @@ pub trait Operator<I, O>: Send + 'static {
     }
     /// The task's clock advanced to `now_ms`.
     fn on_processing_time<C: Output<O>>(&mut self, _now_ms: i64, _out: &mut C) {}
+    /// The task flushes (buffer timeout, idle input): make buffered effects visible.
+    fn flush(&mut self) {}
     /// Called once after the last record of every input; may emit final results.
     fn end_input<C: Output<O>>(&mut self, _out: &mut C) {}
+}
+
+/// The lifecycle calls a side output needs from the chain it hangs off.
+pub trait Lifecycle: Send {
+    /// See [`Output::flush`].
+    fn flush(&mut self);
+    /// See [`Output::end_input`].
+    fn end_input(&mut self);
+    /// See [`Output::emit_event`].
+    fn emit_event(&mut self, event: StreamEvent);
+}
+
+impl<T: Send> Lifecycle for Box<dyn Output<T>> {
+    fn flush(&mut self) {
+        Output::flush(&mut **self);
+    }
+    fn end_input(&mut self) {
+        Output::end_input(&mut **self);
+    }
+    fn emit_event(&mut self, event: StreamEvent) {
+        Output::emit_event(&mut **self, event);
+    }
+}
+
+/// A side output an operator writes to; the chain flushes and ends it with the main output.
+pub struct SideOutput<T>(Arc<Mutex<Box<dyn Output<T>>>>);
+
+impl<T> Collector<T> for SideOutput<T> {
+    fn collect(&mut self, record: T) {
+        if let Ok(mut o) = self.0.lock() {
+            o.collect(record);
+        }
+    }
 }
 
 /// Side outputs of an operator by tag (Flink's `OutputTag`), type-erased until the operator takes
@@ -37,16 +72,20 @@ pub trait Operator<I, O>: Send + 'static {
 #[derive(Default)]
 pub struct SideOutputs {
     outputs: Vec<(String, ErasedOutput)>,
+    taken: Vec<Arc<Mutex<dyn Lifecycle>>>,
 }
 
 impl SideOutputs {
     /// Side outputs from `(tag, output)` pairs; several outputs of one tag are combined.
     pub fn new(outputs: Vec<(String, ErasedOutput)>) -> Self {
-        SideOutputs { outputs }
+        SideOutputs {
+            outputs,
+            taken: Vec::new(),
+        }
     }
 
-    /// Takes the output for `tag` (a [`Discard`](crate::output::Discard) when nothing consumes it).
-    pub fn take<T: crate::Data>(&mut self, tag: &str) -> crate::Result<Box<dyn Output<T>>> {
+    /// Takes the output for `tag` (it discards records when nothing consumes the tag).
+    pub fn take<T: crate::Data>(&mut self, tag: &str) -> crate::Result<SideOutput<T>> {
         let mut mine = Vec::new();
         let mut rest = Vec::new();
         for (t, o) in self.outputs.drain(..) {
@@ -57,12 +96,22 @@ impl SideOutputs {
             }
         }
         self.outputs = rest;
-        Ok(combine(mine))
+        let shared = Arc::new(Mutex::new(combine(mine)));
+        self.taken.push(shared.clone());
+        Ok(SideOutput(shared))
     }
 
     /// Tags nobody took (a side output the operator does not produce).
     pub fn untaken(&self) -> Vec<&str> {
         self.outputs.iter().map(|(t, _)| t.as_str()).collect()
+    }
+
+    fn each(&self, f: impl Fn(&mut dyn Lifecycle)) {
+        for o in &self.taken {
+            if let Ok(mut o) = o.lock() {
+                f(&mut *o);
+            }
+        }
     }
 }
 
@@ -130,6 +179,7 @@ pub struct Chained<I, O, Op> {
     op: Op,
     name: Arc<str>,
     out: CountingOutput<O>,
+    side: SideOutputs,
     count_in: u64,
     _in: PhantomData<fn(I)>,
 }
@@ -147,9 +197,14 @@ impl<I, O, Op: Operator<I, O>> Chained<I, O, Op> {
             op.set_side_outputs(side);
             op.open(ctx)
         });
+        let side = SideOutputs {
+            outputs: Vec::new(),
+            taken: std::mem::take(&mut side.taken),
+        };
         Chained {
             op,
             name: link.name,
+            side,
             out: CountingOutput::new(out, link.counters),
             count_in: 0,
             _in: PhantomData,
@@ -175,18 +230,23 @@ impl<I, O: Send, Op: Operator<I, O>> Collector<I> for Chained<I, O, Op> {
 impl<I: Send, O: Send, Op: Operator<I, O>> Output<I> for Chained<I, O, Op> {
     fn flush(&mut self) {
         self.publish();
+        let op = &mut self.op;
+        failure::guard(&self.name, || op.flush());
         self.out.flush();
+        self.side.each(|o| o.flush());
     }
     fn end_input(&mut self) {
         self.publish();
         let (op, out) = (&mut self.op, &mut self.out);
         failure::guard(&self.name, || op.end_input(out));
         self.out.end_input();
+        self.side.each(|o| o.end_input());
     }
     fn emit_event(&mut self, event: StreamEvent) {
         let (op, out) = (&mut self.op, &mut self.out);
         if let Some(e) = failure::guard(&self.name, || op.process_event(event, out)) {
             self.out.emit_event(e);
+            self.side.each(|o| o.emit_event(e));
         }
     }
     fn on_processing_time(&mut self, now_ms: i64) {

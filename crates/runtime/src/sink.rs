@@ -55,6 +55,11 @@ impl<T: Send + 'static> Operator<T, ()> for SinkOperator<T> {
             failure::fail(e.to_string());
         }
     }
+    fn flush(&mut self) {
+        if let Err(e) = self.writer.flush() {
+            failure::fail(e.to_string());
+        }
+    }
     fn end_input<C: Output<()>>(&mut self, _out: &mut C) {
         if let Err(e) = self.writer.finish() {
             failure::fail(e.to_string());

@@ -1,0 +1,43 @@
+use crate::stream::DataStream;
+use spate_runtime::Data;
+use std::marker::PhantomData;
+
+/// Names a side output of type `T` (Flink's `OutputTag`): an operator such as a window emits
+/// records there in addition to its main output, e.g. late data.
+pub struct OutputTag<T> {
+    pub(crate) id: String,
+    _t: PhantomData<fn(T) -> T>,
+}
+
+impl<T> Clone for OutputTag<T> {
+    fn clone(&self) -> Self {
+        OutputTag {
+            id: self.id.clone(),
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T> OutputTag<T> {
+    /// A tag named `id` (unique per operator).
+    pub fn new(id: &str) -> Self {
+        OutputTag {
+            id: id.to_string(),
+            _t: PhantomData,
+        }
+    }
+
+    /// The tag's name.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl<O: Data> DataStream<O> {
+    /// The records the operator producing this stream emitted to `tag`.
+    pub fn get_side_output<T: Data>(&self, tag: &OutputTag<T>) -> DataStream<T> {
+        let mut s = DataStream::<T>::new(self.env.clone(), self.id);
+        s.side_tag = Some(tag.id.clone());
+        s
+    }
+}

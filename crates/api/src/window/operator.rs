@@ -1,0 +1,286 @@
+//! The window operator, one per keyed window: assigns each element to its windows, keeps an
+//! accumulator per (key, window), and fires windows from timers — on the watermark in event time,
+//! on the clock in processing time. Event-time semantics are Flink's: a window fires when the
+//! watermark passes its last timestamp; with allowed lateness its state stays until
+//! `last timestamp + lateness`, and a late element within that re-fires it; an element whose
+//! windows are all past that goes to the late-data side output.
+
+use super::assigner::{TimeWindow, WindowAssigner};
+use super::function::WindowFn;
+use crate::keyed::KeyFn;
+use rustc_hash::FxHashMap;
+use spate_runtime::failure;
+use spate_runtime::operator::{Operator, SideOutput, SideOutputs};
+use spate_runtime::time::{current_timestamp, now_ms, set_current_timestamp, StreamEvent};
+use spate_runtime::{Collector, Data, Key, Output, TaskContext};
+use std::collections::BTreeMap;
+use tracing::warn;
+
+pub(crate) struct WindowOperator<T, K, F: WindowFn<T, K>> {
+    pub key: KeyFn<T, K>,
+    pub assigner: WindowAssigner,
+    pub lateness: i64,
+    pub f: F,
+    pub late_tag: Option<String>,
+    pub late_out: Option<SideOutput<T>>,
+    pub late_dropped: u64,
+    pub name: String,
+    pub windows: FxHashMap<K, Vec<(TimeWindow, F::Acc)>>,
+    pub timers: BTreeMap<i64, Vec<(K, TimeWindow)>>,
+    pub watermark: i64,
+}
+
+impl<T: Data, K: Key, F: WindowFn<T, K>> WindowOperator<T, K, F> {
+    pub fn new(
+        key: KeyFn<T, K>,
+        assigner: WindowAssigner,
+        lateness: i64,
+        f: F,
+        late_tag: Option<String>,
+    ) -> Self {
+        WindowOperator {
+            key,
+            assigner,
+            lateness: if assigner.is_event_time() { lateness } else { 0 },
+            f,
+            late_tag,
+            late_out: None,
+            late_dropped: 0,
+            name: String::new(),
+            windows: FxHashMap::default(),
+            timers: BTreeMap::new(),
+            watermark: i64::MIN,
+        }
+    }
+
+    fn cleanup_time(&self, w: &TimeWindow) -> i64 {
+        w.max_timestamp().saturating_add(self.lateness)
+    }
+
+    fn is_late(&self, w: &TimeWindow) -> bool {
+        self.assigner.is_event_time() && self.cleanup_time(w) <= self.watermark
+    }
+
+    fn register(&mut self, key: &K, w: TimeWindow) {
+        let fire = w.max_timestamp();
+        self.timers.entry(fire).or_default().push((key.clone(), w));
+        let cleanup = self.cleanup_time(&w);
+        if cleanup != fire {
+            self.timers.entry(cleanup).or_default().push((key.clone(), w));
+        }
+    }
+
+    fn emit<C: Output<F::Out>>(f: &mut F, key: &K, w: &TimeWindow, acc: &F::Acc, out: &mut C) {
+        set_current_timestamp(w.max_timestamp());
+        f.emit(key, w, acc, out);
+    }
+
+    /// Adds `record` to window `w` of `key`, creating it; fires at once if the watermark is
+    /// already past its end (a late element within the allowed lateness).
+    fn add<C: Output<F::Out>>(&mut self, key: &K, w: TimeWindow, record: T, out: &mut C) {
+        let list = self.windows.entry(key.clone()).or_default();
+        let fresh = match list.iter_mut().find(|(x, _)| *x == w) {
+            Some((_, acc)) => {
+                self.f.add(acc, record);
+                false
+            }
+            None => {
+                let mut acc = self.f.create();
+                self.f.add(&mut acc, record);
+                list.push((w, acc));
+                true
+            }
+        };
+        if fresh {
+            self.register(key, w);
+        }
+        if self.assigner.is_event_time() && w.max_timestamp() <= self.watermark {
+            if let Some((_, acc)) = self
+                .windows
+                .get(key)
+                .and_then(|l| l.iter().find(|(x, _)| *x == w))
+            {
+                Self::emit(&mut self.f, key, &w, acc, out);
+            }
+        }
+    }
+
+    /// Session windows: merges `[ts, ts + gap)` with every window of `key` it touches. Gives the
+    /// record back when the merged window is already past its allowed lateness.
+    fn add_merging<C: Output<F::Out>>(
+        &mut self,
+        key: &K,
+        w: TimeWindow,
+        record: T,
+        out: &mut C,
+    ) -> Result<(), T> {
+        let list = self.windows.remove(key).unwrap_or_default();
+        let (mut touching, mut others): (Vec<_>, Vec<_>) =
+            list.into_iter().partition(|(x, _)| x.intersects(&w));
+        let mut merged = w;
+        // Covering may reach further windows; repeat until stable.
+        loop {
+            merged = touching.iter().fold(merged, |m, (x, _)| m.cover(x));
+            let (more, rest): (Vec<_>, Vec<_>) = others.into_iter().partition(|(x, _)| x.intersects(&merged));
+            others = rest;
+            if more.is_empty() {
+                break;
+            }
+            touching.extend(more);
+        }
+        if self.is_late(&merged) {
+            let mut restored = others;
+            restored.extend(touching);
+            if !restored.is_empty() {
+                self.windows.insert(key.clone(), restored);
+            }
+            return Err(record);
+        }
+        let mut acc = self.f.create();
+        for (_, a) in touching {
+            acc = self.f.merge(acc, a);
+        }
+        self.f.add(&mut acc, record);
+        others.push((merged, acc));
+        self.windows.insert(key.clone(), others);
+        self.register(key, merged);
+        if self.assigner.is_event_time() && merged.max_timestamp() <= self.watermark {
+            if let Some((_, acc)) = self
+                .windows
+                .get(key)
+                .and_then(|l| l.iter().find(|(x, _)| *x == merged))
+            {
+                Self::emit(&mut self.f, key, &merged, acc, out);
+            }
+        }
+        Ok(())
+    }
+
+    /// Fires and cleans up every window whose timer is at or before `time`, in time order.
+    fn advance<C: Output<F::Out>>(&mut self, time: i64, out: &mut C) {
+        while let Some((&t, _)) = self.timers.first_key_value() {
+            if t > time {
+                break;
+            }
+            let Some((_, due)) = self.timers.pop_first() else {
+                break;
+            };
+            for (key, w) in due {
+                let Some(list) = self.windows.get_mut(&key) else {
+                    continue;
+                };
+                let Some(pos) = list.iter().position(|(x, _)| *x == w) else {
+                    continue;
+                };
+                if t == w.max_timestamp() {
+                    Self::emit(&mut self.f, &key, &w, &list[pos].1, out);
+                }
+                if t >= w.max_timestamp().saturating_add(self.lateness) {
+                    list.swap_remove(pos);
+                    if list.is_empty() {
+                        self.windows.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<T: Data, K: Key, F: WindowFn<T, K>> Operator<T, F::Out> for WindowOperator<T, K, F> {
+    fn set_side_outputs(&mut self, side: &mut SideOutputs) {
+        if let Some(tag) = &self.late_tag {
+            match side.take::<T>(tag) {
+                Ok(o) => self.late_out = Some(o),
+                Err(e) => failure::fail(e.to_string()),
+            }
+        }
+    }
+
+    fn open(&mut self, ctx: &TaskContext) {
+        self.name = ctx.task_name.clone();
+    }
+
+    fn process<C: Output<F::Out>>(&mut self, record: T, out: &mut C) {
+        let ts = if self.assigner.is_event_time() {
+            match current_timestamp() {
+                Some(ts) => ts,
+                None => failure::fail(
+                    "an event-time window received a record without a timestamp: \
+                     call assign_timestamps_and_watermarks before the window",
+                ),
+            }
+        } else {
+            now_ms()
+        };
+        let key = self.key.key_of(&record);
+        if self.assigner.is_merging() {
+            let w = TimeWindow::new(ts, ts);
+            let w = self.assigner.assign(ts).into_iter().next().unwrap_or(w);
+            if let Err(record) = self.add_merging(&key, w, record, out) {
+                self.late(record, ts);
+            }
+        } else {
+            let windows: Vec<TimeWindow> = self
+                .assigner
+                .assign(ts)
+                .into_iter()
+                .filter(|w| !self.is_late(w))
+                .collect();
+            if windows.is_empty() {
+                self.late(record, ts);
+            } else {
+                let last = windows.len() - 1;
+                let mut record = Some(record);
+                for (i, w) in windows.into_iter().enumerate() {
+                    let r = if i == last { record.take() } else { record.clone() };
+                    if let Some(r) = r {
+                        self.add(&key, w, r, out);
+                    }
+                }
+            }
+        }
+        // Results carry their window's timestamp; restore the input's for anything after.
+        set_current_timestamp(ts);
+    }
+
+    fn process_event<C: Output<F::Out>>(&mut self, event: StreamEvent, out: &mut C) -> Option<StreamEvent> {
+        if let StreamEvent::Watermark(w) = event {
+            if self.assigner.is_event_time() {
+                self.watermark = self.watermark.max(w);
+                self.advance(w, out);
+            }
+        }
+        Some(event)
+    }
+
+    fn on_processing_time<C: Output<F::Out>>(&mut self, now: i64, out: &mut C) {
+        if !self.assigner.is_event_time() {
+            self.advance(now, out);
+        }
+    }
+
+    fn end_input<C: Output<F::Out>>(&mut self, out: &mut C) {
+        // Bounded input: processing-time windows fire too (event time ended with the final
+        // watermark already).
+        self.advance(i64::MAX, out);
+        if self.late_dropped > 0 {
+            warn!(
+                operator = %self.name,
+                "{} late records were dropped; use side_output_late_data to keep them",
+                self.late_dropped
+            );
+        }
+    }
+}
+
+impl<T: Data, K: Key, F: WindowFn<T, K>> WindowOperator<T, K, F> {
+    fn late(&mut self, record: T, ts: i64) {
+        match self.late_out.as_mut() {
+            Some(o) => {
+                set_current_timestamp(ts);
+                o.collect(record);
+            }
+            None => self.late_dropped += 1,
+        }
+    }
+}
