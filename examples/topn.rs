@@ -22,7 +22,8 @@ struct Args {
 fn main() {
     let args = Args::parse();
     spate_examples::run_main(|| {
-        if !args.input.exists() {
+        let local = !args.input.to_string_lossy().contains("://");
+        if local && !args.input.exists() {
             anyhow::bail!("input path {} does not exist", args.input.display());
         }
         let env = StreamEnv::from_env()?;

@@ -11,10 +11,10 @@ use std::path::PathBuf;
 #[derive(Parser)]
 #[command(version)]
 struct Args {
-    /// Input file or directory.
+    /// Input file or directory (a local path, or a `file://` or `hdfs://` URI, globs allowed).
     #[arg(long)]
     input: PathBuf,
-    /// Output directory (created; old part files are replaced).
+    /// Output directory (local or `hdfs://`; created; old part files are replaced).
     #[arg(long)]
     output: PathBuf,
     /// Parallelism (default: `parallelism.default`, else the number of CPU cores).
@@ -25,7 +25,8 @@ struct Args {
 fn main() {
     let args = Args::parse();
     spate_examples::run_main(|| {
-        if !args.input.exists() {
+        let local = !args.input.to_string_lossy().contains("://");
+        if local && !args.input.exists() {
             anyhow::bail!("input path {} does not exist", args.input.display());
         }
         let env = StreamEnv::from_env()?;

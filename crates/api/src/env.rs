@@ -3,6 +3,7 @@ use spate_common::config::{keys, Configuration};
 use spate_common::ids::OperatorId;
 use spate_connectors::collection::CollectionSource;
 use spate_connectors::generator::GeneratorSource;
+use spate_connectors::hdfs::HdfsTextSource;
 use spate_connectors::iterator::IteratorSource;
 use spate_connectors::sequence::SequenceSource;
 use spate_connectors::text::TextFileSource;
@@ -16,6 +17,12 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
+
+/// Whether a path needs the file-system layer (a scheme such as `hdfs://`, or a glob) rather
+/// than the plain local reader and writer.
+pub(crate) fn is_uri_or_glob(path: &str) -> bool {
+    path.contains("://") || path.contains(['*', '?'])
+}
 
 /// How the job runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,10 +172,18 @@ impl StreamEnv {
         self.from_source(GeneratorSource::new(Arc::new(f), count, records_per_second))
     }
 
-    /// The lines of a text file, or of every visible file of a directory. Big files are read by
-    /// several subtasks in byte ranges; every line is read exactly once.
+    /// The lines of a text file, or of every visible file under a directory. Local paths and
+    /// `file://` or `hdfs://` URIs work, and globs (`*`, `?`) in them. Big files are read by
+    /// several subtasks in byte ranges (HDFS: one per block, each knowing the hosts of its
+    /// block); every line is read exactly once.
     pub fn read_text_file(&self, path: impl Into<PathBuf>) -> DataStream<String> {
-        self.from_source(TextFileSource::new(path))
+        let path = path.into();
+        let text = path.to_string_lossy();
+        if is_uri_or_glob(&text) {
+            self.from_source(HdfsTextSource::new(text.into_owned()))
+        } else {
+            self.from_source(TextFileSource::new(path))
+        }
     }
 
     fn submission(&self, name: &str) -> JobSubmission {

@@ -1,5 +1,6 @@
 use crate::stream::DataStream;
 use spate_connectors::collect::{CollectHandle, CollectSink};
+use spate_connectors::hdfs::FsTextSink;
 use spate_connectors::print::PrintSink;
 use spate_connectors::text_sink::TextFileSink;
 use spate_graph::NodeKind;
@@ -62,8 +63,9 @@ impl<T: Data> DataStream<T> {
         handle
     }
 
-    /// Writes every record (`Display` format) as a line into part files in `dir`, one per sink
-    /// subtask (`part-00000`, ...). Old part files in `dir` are replaced.
+    /// Writes every record (`Display` format) as a line into part files in `dir` (a local path,
+    /// or a `file://` or `hdfs://` URI), one per sink subtask (`part-00000`, ...). Old part files
+    /// in `dir` are replaced.
     pub fn write_as_text(&self, dir: impl Into<PathBuf>) -> SinkHandle<T>
     where
         T: Display,
@@ -79,6 +81,13 @@ impl<T: Data> DataStream<T> {
         dir: impl Into<PathBuf>,
         f: impl Fn(&T, &mut String) + Send + Sync + 'static,
     ) -> SinkHandle<T> {
-        self.sink_to(TextFileSink::new(dir, Arc::new(f)))
+        let dir = dir.into();
+        let text = dir.to_string_lossy();
+        if text.contains("://") {
+            // Part files appear only when the job succeeds (renamed from hidden in-progress files).
+            self.sink_to(FsTextSink::new(text.into_owned(), Arc::new(f)))
+        } else {
+            self.sink_to(TextFileSink::new(dir, Arc::new(f)))
+        }
     }
 }

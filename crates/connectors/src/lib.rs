@@ -14,6 +14,8 @@ pub mod collect;
 pub mod collection;
 /// A source of records generated from their index.
 pub mod generator;
+/// Text files on HDFS or local file systems (block-aligned splits, in-progress part files).
+pub mod hdfs;
 /// A single-subtask source over an iterator.
 pub mod iterator;
 /// Printing to standard output.

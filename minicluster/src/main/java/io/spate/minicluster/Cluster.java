@@ -171,6 +171,9 @@ final class Cluster {
     c.setBoolean("dfs.namenode.acls.enabled", true);
     // Data goes to the address the NameNode saw (127.0.0.1), not to the reported host name.
     c.setBoolean("dfs.client.use.datanode.hostname", false);
+    // Issue delegation tokens over SIMPLE auth too, so the IPC client's TOKEN/DIGEST-MD5 path can
+    // be tested against the NameNode (crates/hadoop-ipc/tests/namenode.rs).
+    c.setBoolean("dfs.namenode.delegation.token.always-use", true);
     return c;
   }
 

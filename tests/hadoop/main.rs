@@ -1,0 +1,9 @@
+//! Spate's HDFS connectors against the real Hadoop minicluster (`scripts/minicluster.sh start`,
+//! then `eval "$(scripts/minicluster.sh env)"`). Without `HADOOP_CONF_DIR` the tests that need
+//! HDFS print a skip message and pass, unless `SPATE_REQUIRE_HADOOP=1`.
+#![allow(clippy::unwrap_used)]
+
+mod errors;
+mod fixture;
+mod read;
+mod write;
