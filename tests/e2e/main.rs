@@ -4,6 +4,7 @@
 mod batch_ops;
 mod cli;
 mod runtime;
+mod state;
 mod streaming;
 mod windows;
 mod wordcount;

@@ -82,11 +82,20 @@ fn a_failing_job_leaves_no_visible_part_files() {
 
 #[test]
 fn the_wordcount_example_reads_and_writes_hdfs_uris() {
-    let Some(h) = hadoop("wordcount_example") else { return };
+    let Some(h) = hadoop("wordcount_example") else {
+        return;
+    };
     let (local, path) = shared_input(h);
     let out = unique("wordcount-example");
     let run = std::process::Command::new(spate_e2e::binary("examples/wordcount"))
-        .args(["--input", &h.uri(path), "--output", &h.uri(&out), "--parallelism", "2"])
+        .args([
+            "--input",
+            &h.uri(path),
+            "--output",
+            &h.uri(&out),
+            "--parallelism",
+            "2",
+        ])
         .output()
         .unwrap();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));

@@ -36,6 +36,8 @@ pub mod ops;
 pub mod side_output;
 /// Sinks on data streams.
 pub mod sinks;
+/// Keyed state.
+pub mod state;
 /// The data stream type.
 pub mod stream;
 /// Event timestamps and watermark strategies.
@@ -46,7 +48,7 @@ pub mod window;
 pub use env::{RuntimeMode, StreamEnv};
 pub use keyed::KeyedStream;
 pub use ops::join::Either;
-pub use ops::keyed_process::{KeyedContext, ValueState};
+pub use ops::keyed_process::{KeyedContext, KeyedProcessFunction};
 pub use ops::sort::Order;
 pub use side_output::OutputTag;
 pub use spate_common::config::{keys, Configuration};
@@ -54,6 +56,7 @@ pub use spate_connectors::collect::CollectHandle;
 pub use spate_runtime::sink::{Sink, SinkWriter};
 pub use spate_runtime::source::{Boundedness, ReadStatus, Source, SourceReader, SplitEnumerator};
 pub use spate_runtime::{Collector, Data, Error, JobResult, JobStatus, Key, Result, TaskContext};
+pub use state::{AggregatingState, ListState, MapState, ReducingState, ValueState};
 pub use stream::DataStream;
 pub use watermark::{WatermarkGenerator, WatermarkOutput, WatermarkStrategy};
 pub use window::{TimeWindow, WindowedStream};
@@ -69,7 +72,7 @@ pub mod prelude {
         CollectHandle, Collector, DataStream, Either, KeyedContext, KeyedStream, Order, RuntimeMode,
         StreamEnv, ValueState,
     };
-    pub use crate::{OutputTag, TimeWindow, WatermarkStrategy};
+    pub use crate::{KeyedProcessFunction, OutputTag, TimeWindow, WatermarkStrategy};
 }
 
 /// Compiles the README's code as a doctest, so the tour stays true.

@@ -1,81 +1,199 @@
-use crate::keyed::{KeyFn, KeyedStream};
-use crate::stream::DataStream;
-use rustc_hash::FxHashMap;
-use spate_runtime::failure;
-use spate_runtime::operator::Operator;
-use spate_runtime::{Collector, Data, Key, Output};
-use std::any::Any;
-use std::collections::HashMap;
-use std::marker::PhantomData;
+//! Per-key processing with keyed state and timers (Flink's `KeyedProcessFunction`).
 
-/// Per-operator keyed state: for each declared state name, a map from key to value.
-pub struct KeyedStateStore<K> {
-    states: HashMap<String, Box<dyn Any + Send>>,
-    _k: PhantomData<fn(K)>,
+use crate::keyed::{KeyFn, KeyedStream};
+use crate::ops::aggregate::AggregateFunction;
+use crate::state::{AggregatingState, KeyedStateStore, ListState, MapState, ReducingState, Slot, ValueState};
+use crate::stream::DataStream;
+use rustc_hash::FxHashSet;
+use spate_runtime::operator::Operator;
+use spate_runtime::time::{current_timestamp, now_ms, set_current_timestamp, StreamEvent};
+use spate_runtime::{Collector, Data, Key, Output, TaskContext};
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+/// Timers of one operator instance: per time, the keys that registered one.
+pub struct TimerService<K> {
+    event: BTreeMap<i64, Vec<K>>,
+    processing: BTreeMap<i64, Vec<K>>,
+    live: FxHashSet<(K, i64, bool)>,
 }
 
-impl<K> Default for KeyedStateStore<K> {
+impl<K> Default for TimerService<K> {
     fn default() -> Self {
-        KeyedStateStore {
-            states: HashMap::new(),
-            _k: PhantomData,
+        TimerService {
+            event: BTreeMap::new(),
+            processing: BTreeMap::new(),
+            live: FxHashSet::default(),
         }
     }
 }
 
-/// What a keyed process function sees besides the record: the current key and its state.
+impl<K: Key> TimerService<K> {
+    fn register(&mut self, key: &K, time: i64, event_time: bool) {
+        if self.live.insert((key.clone(), time, event_time)) {
+            let queue = if event_time {
+                &mut self.event
+            } else {
+                &mut self.processing
+            };
+            queue.entry(time).or_default().push(key.clone());
+        }
+    }
+
+    fn delete(&mut self, key: &K, time: i64, event_time: bool) {
+        self.live.remove(&(key.clone(), time, event_time));
+    }
+
+    /// The earliest live timer at or before `until`, removed.
+    fn pop_due(&mut self, until: i64, event_time: bool) -> Option<(i64, K)> {
+        loop {
+            let queue = if event_time {
+                &mut self.event
+            } else {
+                &mut self.processing
+            };
+            let mut entry = queue.first_entry()?;
+            let time = *entry.key();
+            if time > until {
+                return None;
+            }
+            let key = entry.get_mut().pop();
+            if entry.get().is_empty() {
+                entry.remove();
+            }
+            if let Some(key) = key {
+                if self.live.remove(&(key.clone(), time, event_time)) {
+                    return Some((time, key));
+                }
+            }
+        }
+    }
+}
+
+/// What a keyed process function sees besides the record: the current key, its state, time and
+/// timers.
 pub struct KeyedContext<'a, K> {
     key: &'a K,
     store: &'a mut KeyedStateStore<K>,
+    timers: &'a mut TimerService<K>,
+    watermark: i64,
 }
 
 impl<'a, K: Key> KeyedContext<'a, K> {
-    /// The key of the current record.
+    /// The key of the current record (or of the firing timer).
     pub fn key(&self) -> &K {
         self.key
     }
 
-    /// The value state named `name` for the current key. A name is bound to one value type;
-    /// using it with another type fails the operator.
+    /// The event timestamp of the current record (or the firing timer's time).
+    pub fn timestamp(&self) -> Option<i64> {
+        current_timestamp()
+    }
+
+    /// The operator's current event-time watermark.
+    pub fn current_watermark(&self) -> i64 {
+        self.watermark
+    }
+
+    /// The current processing time (ms since the epoch).
+    pub fn current_processing_time(&self) -> i64 {
+        now_ms()
+    }
+
+    /// Calls `on_timer` for this key once the watermark reaches `time` (once per key and time).
+    pub fn register_event_time_timer(&mut self, time: i64) {
+        self.timers.register(self.key, time, true);
+    }
+
+    /// Cancels an event-time timer of this key.
+    pub fn delete_event_time_timer(&mut self, time: i64) {
+        self.timers.delete(self.key, time, true);
+    }
+
+    /// Calls `on_timer` for this key once the clock reaches `time`.
+    pub fn register_processing_time_timer(&mut self, time: i64) {
+        self.timers.register(self.key, time, false);
+    }
+
+    /// Cancels a processing-time timer of this key.
+    pub fn delete_processing_time_timer(&mut self, time: i64) {
+        self.timers.delete(self.key, time, false);
+    }
+
+    /// The value state named `name`. A name is bound to one type; another type fails the operator.
     pub fn value_state<V: Data>(&mut self, name: &str) -> ValueState<'_, K, V> {
-        let entry = self
-            .store
-            .states
-            .entry(name.to_string())
-            .or_insert_with(|| Box::new(FxHashMap::<K, V>::default()));
-        match entry.downcast_mut::<FxHashMap<K, V>>() {
-            Some(map) => ValueState { key: self.key, map },
-            None => failure::fail(format!(
-                "state '{name}' was declared with another type than {}",
-                std::any::type_name::<V>()
-            )),
-        }
+        ValueState(Slot::open(self.store, self.key, name, None))
+    }
+
+    /// A value state whose entries expire `ttl` after they were last written (processing time);
+    /// an expired value is never returned.
+    pub fn value_state_with_ttl<V: Data>(&mut self, name: &str, ttl: Duration) -> ValueState<'_, K, V> {
+        ValueState(Slot::open(self.store, self.key, name, Some(ttl)))
+    }
+
+    /// The list state named `name`.
+    pub fn list_state<V: Data>(&mut self, name: &str) -> ListState<'_, K, V> {
+        ListState(Slot::open(self.store, self.key, name, None))
+    }
+
+    /// A list state with time-to-live.
+    pub fn list_state_with_ttl<V: Data>(&mut self, name: &str, ttl: Duration) -> ListState<'_, K, V> {
+        ListState(Slot::open(self.store, self.key, name, Some(ttl)))
+    }
+
+    /// The map state named `name`.
+    pub fn map_state<UK: Key, UV: Data>(&mut self, name: &str) -> MapState<'_, K, UK, UV> {
+        MapState(Slot::open(self.store, self.key, name, None))
+    }
+
+    /// A map state with time-to-live.
+    pub fn map_state_with_ttl<UK: Key, UV: Data>(
+        &mut self,
+        name: &str,
+        ttl: Duration,
+    ) -> MapState<'_, K, UK, UV> {
+        MapState(Slot::open(self.store, self.key, name, Some(ttl)))
+    }
+
+    /// The reducing state named `name`, reducing with `f`.
+    pub fn reducing_state<V: Data, F: Fn(V, V) -> V>(
+        &mut self,
+        name: &str,
+        f: F,
+    ) -> ReducingState<'_, K, V, F> {
+        ReducingState(Slot::open(self.store, self.key, name, None), f)
+    }
+
+    /// The aggregating state named `name`, aggregating with `agg`.
+    pub fn aggregating_state<'s, T, Acc: Send + 'static, O, A: AggregateFunction<T, Acc, O>>(
+        &'s mut self,
+        name: &str,
+        agg: &'s A,
+    ) -> AggregatingState<'s, K, Acc, A> {
+        AggregatingState(Slot::open(self.store, self.key, name, None), agg)
     }
 }
 
-/// One value per key (Flink's `ValueState`), scoped to the current key.
-pub struct ValueState<'a, K, V> {
-    key: &'a K,
-    map: &'a mut FxHashMap<K, V>,
+/// A function over a keyed stream with state and timers (Flink's `KeyedProcessFunction`).
+pub trait KeyedProcessFunction<K, I, O>: Clone + Send + Sync + 'static {
+    /// Handles one record.
+    fn process_element(&mut self, value: I, ctx: &mut KeyedContext<'_, K>, out: &mut dyn Collector<O>);
+    /// A timer of `ctx.key()` fired at `timestamp` (event-time timers fire in timestamp order as
+    /// the watermark passes them).
+    fn on_timer(&mut self, _timestamp: i64, _ctx: &mut KeyedContext<'_, K>, _out: &mut dyn Collector<O>) {}
 }
 
-impl<K: Key, V: Data> ValueState<'_, K, V> {
-    /// The current value, if any.
-    pub fn value(&self) -> Option<&V> {
-        self.map.get(self.key)
-    }
-    /// Sets the value.
-    pub fn update(&mut self, value: V) {
-        match self.map.get_mut(self.key) {
-            Some(v) => *v = value,
-            None => {
-                self.map.insert(self.key.clone(), value);
-            }
-        }
-    }
-    /// Removes the value.
-    pub fn clear(&mut self) {
-        self.map.remove(self.key);
+/// A closure as a process function without timers.
+#[derive(Clone)]
+struct ClosureFunction<F>(F);
+
+impl<K, I, O, F> KeyedProcessFunction<K, I, O> for ClosureFunction<F>
+where
+    F: FnMut(I, &mut KeyedContext<'_, K>, &mut dyn Collector<O>) + Clone + Send + Sync + 'static,
+{
+    fn process_element(&mut self, value: I, ctx: &mut KeyedContext<'_, K>, out: &mut dyn Collector<O>) {
+        (self.0)(value, ctx, out)
     }
 }
 
@@ -83,29 +201,60 @@ struct KeyedProcessOp<T, K, O, F> {
     key: KeyFn<T, K>,
     f: F,
     store: KeyedStateStore<K>,
-    _o: PhantomData<fn() -> O>,
+    timers: TimerService<K>,
+    watermark: i64,
+    _o: PhantomData<fn(T) -> O>,
 }
 
-impl<T, K, O, F> Operator<T, O> for KeyedProcessOp<T, K, O, F>
-where
-    T: Data,
-    K: Key,
-    O: Data,
-    F: FnMut(T, &mut KeyedContext<'_, K>, &mut dyn Collector<O>) + Send + 'static,
+impl<T: Data, K: Key, O: Data, F: KeyedProcessFunction<K, T, O>> KeyedProcessOp<T, K, O, F> {
+    fn fire<C: Output<O>>(&mut self, until: i64, event_time: bool, out: &mut C) {
+        while let Some((time, key)) = self.timers.pop_due(until, event_time) {
+            set_current_timestamp(time);
+            let mut ctx = KeyedContext {
+                key: &key,
+                store: &mut self.store,
+                timers: &mut self.timers,
+                watermark: self.watermark,
+            };
+            self.f.on_timer(time, &mut ctx, out);
+        }
+    }
+}
+
+impl<T: Data, K: Key, O: Data, F: KeyedProcessFunction<K, T, O>> Operator<T, O>
+    for KeyedProcessOp<T, K, O, F>
 {
+    fn open(&mut self, ctx: &TaskContext) {
+        self.store = KeyedStateStore::new(ctx.max_parallelism);
+    }
+
     fn process<C: Output<O>>(&mut self, record: T, out: &mut C) {
         let key = self.key.key_of(&record);
         let mut ctx = KeyedContext {
             key: &key,
             store: &mut self.store,
+            timers: &mut self.timers,
+            watermark: self.watermark,
         };
-        (self.f)(record, &mut ctx, out);
+        self.f.process_element(record, &mut ctx, out);
+    }
+
+    fn process_event<C: Output<O>>(&mut self, event: StreamEvent, out: &mut C) -> Option<StreamEvent> {
+        if let StreamEvent::Watermark(w) = event {
+            self.watermark = self.watermark.max(w);
+            self.fire(w, true, out);
+        }
+        Some(event)
+    }
+
+    fn on_processing_time<C: Output<O>>(&mut self, now: i64, out: &mut C) {
+        self.fire(now, false, out);
     }
 }
 
 impl<T: Data, K: Key> KeyedStream<T, K> {
-    /// Runs `f` on every record with access to the record's key and per-key state (Flink's
-    /// `KeyedProcessFunction`, without timers for now).
+    /// Runs `f` on every record with access to the record's key and per-key state (a
+    /// [`KeyedProcessFunction`] without timers; see [`process_function`](Self::process_function)).
     ///
     /// ```
     /// # use spate::prelude::*;
@@ -130,12 +279,19 @@ impl<T: Data, K: Key> KeyedStream<T, K> {
         &self,
         f: impl FnMut(T, &mut KeyedContext<'_, K>, &mut dyn Collector<O>) + Clone + Send + Sync + 'static,
     ) -> DataStream<O> {
+        self.process_function(ClosureFunction(f))
+    }
+
+    /// Runs a [`KeyedProcessFunction`]: per-key state plus event-time and processing-time timers.
+    pub fn process_function<O: Data>(&self, f: impl KeyedProcessFunction<K, T, O>) -> DataStream<O> {
         let key = self.key.clone();
         self.hashed(&self.input)
             .add_operator("Keyed Process", move |_| KeyedProcessOp {
                 key: key.clone(),
                 f: f.clone(),
-                store: KeyedStateStore::default(),
+                store: KeyedStateStore::new(1),
+                timers: TimerService::default(),
+                watermark: i64::MIN,
                 _o: PhantomData,
             })
     }
