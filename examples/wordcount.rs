@@ -36,6 +36,9 @@ fn main() {
         spate_examples::wordcount::build(&env, &args.input, &args.output);
         let result = env.execute("wordcount")?;
         eprint!("{result}");
+        if let Some(splits) = result.splits {
+            println!("{splits}");
+        }
         Ok(())
     });
 }

@@ -87,18 +87,40 @@ fn the_wordcount_example_reads_and_writes_hdfs_uris() {
     };
     let (local, path) = shared_input(h);
     let out = unique("wordcount-example");
-    let run = std::process::Command::new(spate_e2e::binary("examples/wordcount"))
-        .args([
+    let run = |host: Option<&str>| {
+        let mut cmd = std::process::Command::new(spate_e2e::binary("examples/wordcount"));
+        cmd.args([
             "--input",
             &h.uri(path),
             "--output",
             &h.uri(&out),
             "--parallelism",
             "2",
-        ])
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        ]);
+        if let Some(host) = host {
+            cmd.env("SPATE_DYNAMIC_PROPERTIES", format!("taskmanager.host={host}"));
+        }
+        let run = cmd.output().unwrap();
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        String::from_utf8_lossy(&run.stdout).into_owned()
+    };
+    // Every block has a replica on each simulated host: a worker on 127.0.0.2 reads all locally,
+    // a worker on no data host reads everything remotely.
+    let stdout = run(Some("127.0.0.2"));
+    let splits = stdout
+        .lines()
+        .find(|l| l.starts_with("splits: "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        splits.starts_with("splits: local=4 remote=0 local_bytes="),
+        "{splits}"
+    );
+    let stdout = run(Some("elsewhere.example"));
+    assert!(
+        stdout.contains("splits: local=0 remote=4 local_bytes=0 "),
+        "{stdout}"
+    );
+
     let text = h.cli(&["fs", "-cat", &format!("{out}/part-*")]);
     let got: HashMap<String, u64> = text
         .lines()

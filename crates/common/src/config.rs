@@ -169,6 +169,9 @@ pub mod keys {
         BLOCKING_SHUFFLE_MEMORY: MemorySize = "taskmanager.network.blocking-shuffle.memory-per-partition",
             ValueKind::MemorySize, "4mb",
             "serialized bytes a blocking (batch) partition keeps in memory before spilling to io.tmp.dirs";
+                /// The host name the TaskManager reports (locality of splits).
+        TASKMANAGER_HOST: String = "taskmanager.host", ValueKind::Text, "",
+            "host name of this TaskManager, matched against the hosts that store input blocks (default: the machine's host name)";
         /// Where spill files go.
         TMP_DIRS: String = "io.tmp.dirs", ValueKind::Text, "",
             "directory for spill files (default: the system temporary directory)";

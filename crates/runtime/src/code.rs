@@ -80,14 +80,16 @@ pub trait OperatorCode: Send + Sync {
 
 /// Splits for one reader, from the coordinating side.
 pub trait SplitProvider: Send + Sync {
-    /// The next split for `subtask`, or `None` when there is no more work for it.
-    fn next_split(&self, subtask: u32) -> Option<ErasedSplit>;
+    /// The next split for `subtask` running on `host`, or `None` when there is no more work for it.
+    fn next_split(&self, subtask: u32, host: Option<&str>) -> Option<ErasedSplit>;
 }
 
 /// A type-erased split enumerator.
 pub trait ErasedEnumerator: Send {
     /// See [`SplitEnumerator::next_split`].
     fn next_split(&mut self, subtask: u32, host: Option<&str>) -> Option<ErasedSplit>;
+    /// See [`SplitEnumerator::assignment_stats`].
+    fn assignment_stats(&self) -> Option<crate::source::SplitStats>;
 }
 
 struct EnumeratorBox<S>(Box<dyn SplitEnumerator<S>>);
@@ -97,6 +99,9 @@ impl<S: Send + 'static> ErasedEnumerator for EnumeratorBox<S> {
         self.0
             .next_split(subtask, host)
             .map(|s| Box::new(s) as ErasedSplit)
+    }
+    fn assignment_stats(&self) -> Option<crate::source::SplitStats> {
+        self.0.assignment_stats()
     }
 }
 
@@ -373,7 +378,7 @@ impl<T: Data, S: Source<T>> SourceCode for SourceCodeImpl<T, S> {
                         }
                         std::thread::sleep(Duration::from_millis(1));
                     }
-                    ReadStatus::NeedSplit => match splits.next_split(ctx.subtask) {
+                    ReadStatus::NeedSplit => match splits.next_split(ctx.subtask, ctx.host.as_deref()) {
                         Some(split) => match split.downcast::<S::Split>() {
                             Ok(s) => reader
                                 .add_split(*s)

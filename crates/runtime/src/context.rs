@@ -40,6 +40,8 @@ pub struct TaskContext {
     pub batch_size: usize,
     /// Longest wait of a partly filled batch.
     pub buffer_timeout: Duration,
+    /// The host this subtask runs on (`taskmanager.host`), for locality.
+    pub host: Option<String>,
     /// The job's configuration.
     pub config: Arc<Configuration>,
     /// The job's cancel flag.
@@ -59,6 +61,7 @@ impl TaskContext {
             mode,
             batch_size: config.get(&keys::RECORDS_PER_BATCH) as usize,
             buffer_timeout: config.get(&keys::BUFFER_TIMEOUT),
+            host: None,
             config: Arc::new(config),
             control: Arc::new(JobControl::default()),
         }

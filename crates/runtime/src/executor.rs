@@ -85,8 +85,14 @@ pub struct LocalExecutor;
 struct EnumeratorProvider(Mutex<Box<dyn ErasedEnumerator>>);
 
 impl SplitProvider for EnumeratorProvider {
-    fn next_split(&self, subtask: u32) -> Option<ErasedSplit> {
-        self.0.lock().ok()?.next_split(subtask, None)
+    fn next_split(&self, subtask: u32, host: Option<&str>) -> Option<ErasedSplit> {
+        self.0.lock().ok()?.next_split(subtask, host)
+    }
+}
+
+impl EnumeratorProvider {
+    fn stats(&self) -> Option<crate::source::SplitStats> {
+        self.0.lock().ok()?.assignment_stats()
     }
 }
 
@@ -153,7 +159,7 @@ impl LocalExecutor {
         }
 
         // Sinks prepare their destinations; sources create their enumerators.
-        let mut enumerators: HashMap<VertexId, Arc<dyn SplitProvider>> = HashMap::new();
+        let mut enumerators: HashMap<VertexId, Arc<EnumeratorProvider>> = HashMap::new();
         for v in &job.vertices {
             for op in &v.operators {
                 match sub.code.node(op.operator)? {
@@ -210,8 +216,10 @@ impl LocalExecutor {
             channels,
             metrics,
         });
+        let host = config.get_opt(&keys::TASKMANAGER_HOST).filter(|h| !h.is_empty());
         let driver = Driver {
             name: sub.name.clone(),
+            host: host.unwrap_or_else(local_host_name),
             job_id,
             mode,
             slots,
@@ -232,12 +240,23 @@ impl LocalExecutor {
     }
 }
 
+/// This machine's host name (`$HOSTNAME`, `/etc/hostname`, else `localhost`).
+pub fn local_host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
 fn named(operator: &str, e: Error) -> Error {
     Error::Other(format!("operator '{operator}': {e}"))
 }
 
 struct Driver {
     name: String,
+    host: String,
     job_id: JobId,
     mode: ExecutionMode,
     slots: u32,
@@ -245,7 +264,7 @@ struct Driver {
     control: Arc<JobControl>,
     shared: Arc<Shared>,
     receivers: HashMap<(VertexId, u32), ErasedRx>,
-    enumerators: HashMap<VertexId, Arc<dyn SplitProvider>>,
+    enumerators: HashMap<VertexId, Arc<EnumeratorProvider>>,
     start: Instant,
 }
 
@@ -363,6 +382,15 @@ impl Driver {
             status,
             duration: self.start.elapsed(),
             operators: self.shared.metrics.values().map(OperatorMetrics::stats).collect(),
+            splits: self
+                .enumerators
+                .values()
+                .filter_map(|e| e.stats())
+                .fold(None, |acc, s| {
+                    let mut total: crate::source::SplitStats = acc.unwrap_or_default();
+                    total.add(&s);
+                    Some(total)
+                }),
         };
         info!(job = %self.name, status = ?status, seconds = result.duration.as_secs_f64(), "job ended");
         match (failure, status) {
@@ -400,6 +428,7 @@ impl Driver {
             mode: self.mode,
             batch_size: self.config.get(&keys::RECORDS_PER_BATCH) as usize,
             buffer_timeout: self.config.get(&keys::BUFFER_TIMEOUT),
+            host: Some(self.host.clone()),
             config: self.config.clone(),
             control: self.control.clone(),
         };
@@ -407,7 +436,10 @@ impl Driver {
             ctx,
             vertex: v,
             rx: self.receivers.remove(&(v, j)),
-            splits: self.enumerators.get(&v).cloned(),
+            splits: self
+                .enumerators
+                .get(&v)
+                .map(|e| e.clone() as Arc<dyn SplitProvider>),
         };
         let shared = self.shared.clone();
         let name = format!("spate-task {} ({}/{})", vertex.name, j + 1, vertex.parallelism);

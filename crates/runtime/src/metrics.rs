@@ -80,6 +80,8 @@ pub struct JobResult {
     pub duration: Duration,
     /// Per-operator counters, in graph order.
     pub operators: Vec<OperatorStats>,
+    /// Locality of source splits, when the sources know where their data lives.
+    pub splits: Option<crate::source::SplitStats>,
 }
 
 impl JobResult {

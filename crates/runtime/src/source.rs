@@ -44,6 +44,44 @@ pub trait SplitEnumerator<S>: Send {
     fn next_split(&mut self, subtask: u32, host: Option<&str>) -> Option<S>;
     /// Splits given back by a failed reader, to be handed out again.
     fn add_splits_back(&mut self, splits: Vec<S>);
+    /// How many splits (and bytes) went to readers on a host that stores them, if the source
+    /// knows where its data lives.
+    fn assignment_stats(&self) -> Option<SplitStats> {
+        None
+    }
+}
+
+/// Locality of the splits an enumerator handed out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SplitStats {
+    /// Splits read on a host that stores them.
+    pub local_splits: u64,
+    /// Splits read elsewhere.
+    pub remote_splits: u64,
+    /// Bytes of the local splits.
+    pub local_bytes: u64,
+    /// Bytes of the remote splits.
+    pub remote_bytes: u64,
+}
+
+impl SplitStats {
+    /// Adds another source's counts.
+    pub fn add(&mut self, other: &SplitStats) {
+        self.local_splits += other.local_splits;
+        self.remote_splits += other.remote_splits;
+        self.local_bytes += other.local_bytes;
+        self.remote_bytes += other.remote_bytes;
+    }
+}
+
+impl std::fmt::Display for SplitStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "splits: local={} remote={} local_bytes={} remote_bytes={}",
+            self.local_splits, self.remote_splits, self.local_bytes, self.remote_bytes
+        )
+    }
 }
 
 /// What [`SourceReader::poll_next`] says about the reader.
