@@ -172,7 +172,9 @@ impl<T: Data> Operator<T, T> for TimestampsAndWatermarks<T> {
         if self.strategy.on_every_event {
             self.generator.on_periodic_emit(&mut self.output);
         }
-        self.last_record = spate_runtime::time::now_ms();
+        if self.strategy.idleness.is_some() {
+            self.last_record = spate_runtime::time::now_ms();
+        }
         self.flush_watermark(out);
     }
 

@@ -49,6 +49,9 @@ impl<T> Batch<T> {
     #[inline]
     pub fn push(&mut self, record: T, ts: i64) {
         if ts != NO_TIMESTAMP || !self.timestamps.is_empty() {
+            if self.timestamps.is_empty() {
+                self.timestamps.reserve(self.records.capacity());
+            }
             self.timestamps.resize(self.records.len(), NO_TIMESTAMP);
             self.timestamps.push(ts);
         }

@@ -88,23 +88,29 @@ impl WindowAssigner {
 
     /// The windows of an element with timestamp `ts`.
     pub fn assign(&self, ts: i64) -> Vec<TimeWindow> {
+        let mut out = Vec::new();
+        self.assign_into(ts, &mut out);
+        out
+    }
+
+    /// Like [`assign`](Self::assign), into a reused buffer (no allocation per element).
+    pub fn assign_into(&self, ts: i64, out: &mut Vec<TimeWindow>) {
+        out.clear();
         match *self {
             WindowAssigner::Tumbling { size, offset, .. } => {
                 let start = window_start(ts, offset, size);
-                vec![TimeWindow::new(start, start + size)]
+                out.push(TimeWindow::new(start, start + size));
             }
             WindowAssigner::Sliding {
                 size, slide, offset, ..
             } => {
-                let mut out = Vec::with_capacity((size / slide) as usize + 1);
                 let mut start = window_start(ts, offset, slide);
                 while start > ts - size {
                     out.push(TimeWindow::new(start, start + size));
                     start -= slide;
                 }
-                out
             }
-            WindowAssigner::Session { gap, .. } => vec![TimeWindow::new(ts, ts + gap)],
+            WindowAssigner::Session { gap, .. } => out.push(TimeWindow::new(ts, ts + gap)),
         }
     }
 

@@ -1,9 +1,16 @@
 //! The window operator, one per keyed window: assigns each element to its windows, keeps an
-//! accumulator per (key, window), and fires windows from timers — on the watermark in event time,
-//! on the clock in processing time. Event-time semantics are Flink's: a window fires when the
-//! watermark passes its last timestamp; with allowed lateness its state stays until
-//! `last timestamp + lateness`, and a late element within that re-fires it; an element whose
+//! accumulator per (key, window), and fires windows — on the watermark in event time, on the
+//! clock in processing time. Event-time semantics are Flink's: a window fires when the watermark
+//! passes its last timestamp; with allowed lateness its state stays until
+//! `last timestamp + lateness`, and a late element in that time re-fires it; an element whose
 //! windows are all past that goes to the late-data side output.
+//!
+//! State layout:
+//! - tumbling and sliding windows: one *pane* per window, ordered by time, each a map from key
+//!   to accumulator. An element costs one map lookup per window (the key is cloned only for a
+//!   new entry); firing drains whole panes in time order, with no per-key timers.
+//! - session windows (merging): per key, its windows with their accumulators, and per-(key,
+//!   window) timers, since every key's windows differ.
 
 use super::assigner::{TimeWindow, WindowAssigner};
 use super::function::WindowFn;
@@ -16,18 +23,29 @@ use spate_runtime::{Collector, Data, Key, Output, TaskContext};
 use std::collections::BTreeMap;
 use tracing::warn;
 
+/// The accumulators of one window, by key.
+struct Pane<K, A> {
+    accs: FxHashMap<K, A>,
+    fired: bool,
+}
+
 pub(crate) struct WindowOperator<T, K, F: WindowFn<T, K>> {
-    pub key: KeyFn<T, K>,
-    pub assigner: WindowAssigner,
-    pub lateness: i64,
-    pub f: F,
-    pub late_tag: Option<String>,
-    pub late_out: Option<SideOutput<T>>,
-    pub late_dropped: u64,
-    pub name: String,
-    pub windows: FxHashMap<K, Vec<(TimeWindow, F::Acc)>>,
-    pub timers: BTreeMap<i64, Vec<(K, TimeWindow)>>,
-    pub watermark: i64,
+    key: KeyFn<T, K>,
+    assigner: WindowAssigner,
+    lateness: i64,
+    f: F,
+    late_tag: Option<String>,
+    late_out: Option<SideOutput<T>>,
+    late_dropped: u64,
+    name: String,
+    /// Non-merging windows, ordered by time.
+    panes: BTreeMap<TimeWindow, Pane<K, F::Acc>>,
+    /// Merging windows per key.
+    sessions: FxHashMap<K, Vec<(TimeWindow, F::Acc)>>,
+    /// Session timers: fire and cleanup times of each (key, window).
+    timers: BTreeMap<i64, Vec<(K, TimeWindow)>>,
+    watermark: i64,
+    scratch: Vec<TimeWindow>,
 }
 
 impl<T: Data, K: Key, F: WindowFn<T, K>> WindowOperator<T, K, F> {
@@ -47,9 +65,11 @@ impl<T: Data, K: Key, F: WindowFn<T, K>> WindowOperator<T, K, F> {
             late_out: None,
             late_dropped: 0,
             name: String::new(),
-            windows: FxHashMap::default(),
+            panes: BTreeMap::new(),
+            sessions: FxHashMap::default(),
             timers: BTreeMap::new(),
             watermark: i64::MIN,
+            scratch: Vec::new(),
         }
     }
 
@@ -61,47 +81,66 @@ impl<T: Data, K: Key, F: WindowFn<T, K>> WindowOperator<T, K, F> {
         self.assigner.is_event_time() && self.cleanup_time(w) <= self.watermark
     }
 
+    fn emit<C: Output<F::Out>>(f: &mut F, key: &K, w: &TimeWindow, acc: &F::Acc, out: &mut C) {
+        set_current_timestamp(w.max_timestamp());
+        f.emit(key, w, acc, out);
+    }
+
+    /// Adds `record` to the pane of window `w`; fires that key's window at once if the pane has
+    /// fired already (a late element within the allowed lateness).
+    fn add_to_pane<C: Output<F::Out>>(&mut self, w: TimeWindow, record: T, out: &mut C) {
+        let pane = self.panes.entry(w).or_insert_with(|| Pane {
+            accs: FxHashMap::default(),
+            fired: false,
+        });
+        let refire = pane.fired.then(|| self.key.key_of(&record));
+        let accs = &mut pane.accs;
+        match self.key.with_key(&record, move |k| accs.get_mut(k)) {
+            Some(acc) => self.f.add(acc, record),
+            None => {
+                let k = self.key.key_of(&record);
+                let mut acc = self.f.create();
+                self.f.add(&mut acc, record);
+                pane.accs.insert(k, acc);
+            }
+        }
+        if let Some(k) = refire {
+            if let Some(acc) = pane.accs.get(&k) {
+                Self::emit(&mut self.f, &k, &w, acc, out);
+            }
+        }
+    }
+
+    /// Fires every pane whose window ended at or before `time` and drops those past their
+    /// cleanup time, in time order.
+    fn advance_panes<C: Output<F::Out>>(&mut self, time: i64, out: &mut C) {
+        let lateness = self.lateness;
+        let mut done = Vec::new();
+        for (w, pane) in self.panes.iter_mut() {
+            if w.max_timestamp() > time {
+                break;
+            }
+            if !pane.fired {
+                pane.fired = true;
+                for (k, acc) in &pane.accs {
+                    Self::emit(&mut self.f, k, w, acc, out);
+                }
+            }
+            if w.max_timestamp().saturating_add(lateness) <= time {
+                done.push(*w);
+            }
+        }
+        for w in done {
+            self.panes.remove(&w);
+        }
+    }
+
     fn register(&mut self, key: &K, w: TimeWindow) {
         let fire = w.max_timestamp();
         self.timers.entry(fire).or_default().push((key.clone(), w));
         let cleanup = self.cleanup_time(&w);
         if cleanup != fire {
             self.timers.entry(cleanup).or_default().push((key.clone(), w));
-        }
-    }
-
-    fn emit<C: Output<F::Out>>(f: &mut F, key: &K, w: &TimeWindow, acc: &F::Acc, out: &mut C) {
-        set_current_timestamp(w.max_timestamp());
-        f.emit(key, w, acc, out);
-    }
-
-    /// Adds `record` to window `w` of `key`, creating it; fires at once if the watermark is
-    /// already past its end (a late element within the allowed lateness).
-    fn add<C: Output<F::Out>>(&mut self, key: &K, w: TimeWindow, record: T, out: &mut C) {
-        let list = self.windows.entry(key.clone()).or_default();
-        let fresh = match list.iter_mut().find(|(x, _)| *x == w) {
-            Some((_, acc)) => {
-                self.f.add(acc, record);
-                false
-            }
-            None => {
-                let mut acc = self.f.create();
-                self.f.add(&mut acc, record);
-                list.push((w, acc));
-                true
-            }
-        };
-        if fresh {
-            self.register(key, w);
-        }
-        if self.assigner.is_event_time() && w.max_timestamp() <= self.watermark {
-            if let Some((_, acc)) = self
-                .windows
-                .get(key)
-                .and_then(|l| l.iter().find(|(x, _)| *x == w))
-            {
-                Self::emit(&mut self.f, key, &w, acc, out);
-            }
         }
     }
 
@@ -114,7 +153,7 @@ impl<T: Data, K: Key, F: WindowFn<T, K>> WindowOperator<T, K, F> {
         record: T,
         out: &mut C,
     ) -> Result<(), T> {
-        let list = self.windows.remove(key).unwrap_or_default();
+        let list = self.sessions.remove(key).unwrap_or_default();
         let (mut touching, mut others): (Vec<_>, Vec<_>) =
             list.into_iter().partition(|(x, _)| x.intersects(&w));
         let mut merged = w;
@@ -129,10 +168,9 @@ impl<T: Data, K: Key, F: WindowFn<T, K>> WindowOperator<T, K, F> {
             touching.extend(more);
         }
         if self.is_late(&merged) {
-            let mut restored = others;
-            restored.extend(touching);
-            if !restored.is_empty() {
-                self.windows.insert(key.clone(), restored);
+            others.extend(touching);
+            if !others.is_empty() {
+                self.sessions.insert(key.clone(), others);
             }
             return Err(record);
         }
@@ -142,11 +180,11 @@ impl<T: Data, K: Key, F: WindowFn<T, K>> WindowOperator<T, K, F> {
         }
         self.f.add(&mut acc, record);
         others.push((merged, acc));
-        self.windows.insert(key.clone(), others);
+        self.sessions.insert(key.clone(), others);
         self.register(key, merged);
         if self.assigner.is_event_time() && merged.max_timestamp() <= self.watermark {
             if let Some((_, acc)) = self
-                .windows
+                .sessions
                 .get(key)
                 .and_then(|l| l.iter().find(|(x, _)| *x == merged))
             {
@@ -156,8 +194,8 @@ impl<T: Data, K: Key, F: WindowFn<T, K>> WindowOperator<T, K, F> {
         Ok(())
     }
 
-    /// Fires and cleans up every window whose timer is at or before `time`, in time order.
-    fn advance<C: Output<F::Out>>(&mut self, time: i64, out: &mut C) {
+    /// Fires and cleans up every session whose timer is at or before `time`, in time order.
+    fn advance_sessions<C: Output<F::Out>>(&mut self, time: i64, out: &mut C) {
         while let Some((&t, _)) = self.timers.first_key_value() {
             if t > time {
                 break;
@@ -166,7 +204,7 @@ impl<T: Data, K: Key, F: WindowFn<T, K>> WindowOperator<T, K, F> {
                 break;
             };
             for (key, w) in due {
-                let Some(list) = self.windows.get_mut(&key) else {
+                let Some(list) = self.sessions.get_mut(&key) else {
                     continue;
                 };
                 let Some(pos) = list.iter().position(|(x, _)| *x == w) else {
@@ -178,10 +216,28 @@ impl<T: Data, K: Key, F: WindowFn<T, K>> WindowOperator<T, K, F> {
                 if t >= w.max_timestamp().saturating_add(self.lateness) {
                     list.swap_remove(pos);
                     if list.is_empty() {
-                        self.windows.remove(&key);
+                        self.sessions.remove(&key);
                     }
                 }
             }
+        }
+    }
+
+    fn advance<C: Output<F::Out>>(&mut self, time: i64, out: &mut C) {
+        if self.assigner.is_merging() {
+            self.advance_sessions(time, out);
+        } else {
+            self.advance_panes(time, out);
+        }
+    }
+
+    fn late(&mut self, record: T, ts: i64) {
+        match self.late_out.as_mut() {
+            Some(o) => {
+                set_current_timestamp(ts);
+                o.collect(record);
+            }
+            None => self.late_dropped += 1,
         }
     }
 }
@@ -212,33 +268,27 @@ impl<T: Data, K: Key, F: WindowFn<T, K>> Operator<T, F::Out> for WindowOperator<
         } else {
             now_ms()
         };
-        let key = self.key.key_of(&record);
+        let mut windows = std::mem::take(&mut self.scratch);
+        self.assigner.assign_into(ts, &mut windows);
         if self.assigner.is_merging() {
-            let w = TimeWindow::new(ts, ts);
-            let w = self.assigner.assign(ts).into_iter().next().unwrap_or(w);
+            let key = self.key.key_of(&record);
+            let w = windows.first().copied().unwrap_or(TimeWindow::new(ts, ts));
             if let Err(record) = self.add_merging(&key, w, record, out) {
                 self.late(record, ts);
             }
         } else {
-            let windows: Vec<TimeWindow> = self
-                .assigner
-                .assign(ts)
-                .into_iter()
-                .filter(|w| !self.is_late(w))
-                .collect();
-            if windows.is_empty() {
-                self.late(record, ts);
-            } else {
-                let last = windows.len() - 1;
-                let mut record = Some(record);
-                for (i, w) in windows.into_iter().enumerate() {
-                    let r = if i == last { record.take() } else { record.clone() };
-                    if let Some(r) = r {
-                        self.add(&key, w, r, out);
+            windows.retain(|w| !self.is_late(w));
+            match windows.split_last() {
+                None => self.late(record, ts),
+                Some((last, rest)) => {
+                    for w in rest {
+                        self.add_to_pane(*w, record.clone(), out);
                     }
+                    self.add_to_pane(*last, record, out);
                 }
             }
         }
+        self.scratch = windows;
         // Results carry their window's timestamp; restore the input's for anything after.
         set_current_timestamp(ts);
     }
@@ -269,18 +319,6 @@ impl<T: Data, K: Key, F: WindowFn<T, K>> Operator<T, F::Out> for WindowOperator<
                 "{} late records were dropped; use side_output_late_data to keep them",
                 self.late_dropped
             );
-        }
-    }
-}
-
-impl<T: Data, K: Key, F: WindowFn<T, K>> WindowOperator<T, K, F> {
-    fn late(&mut self, record: T, ts: i64) {
-        match self.late_out.as_mut() {
-            Some(o) => {
-                set_current_timestamp(ts);
-                o.collect(record);
-            }
-            None => self.late_dropped += 1,
         }
     }
 }
