@@ -9,3 +9,5 @@
 pub mod corpus;
 /// The hand-written word count.
 pub mod count;
+/// The hand-written tumbling event-time window count (binary `window-baseline`).
+pub mod window_baseline;
