@@ -6,5 +6,6 @@ mod cli;
 mod runtime;
 mod state;
 mod streaming;
+mod two_input;
 mod windows;
 mod wordcount;

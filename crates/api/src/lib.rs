@@ -64,6 +64,9 @@ pub use window::{TimeWindow, WindowedStream};
 /// Everything a job program usually needs.
 pub mod prelude {
     pub use crate::ops::aggregate::AggregateFunction;
+    pub use crate::ops::broadcast_state::{BroadcastState, BroadcastStream};
+    pub use crate::ops::connect::{Connect, KeyedCoContext, KeyedCoProcessFunction};
+    pub use crate::ops::interval_join::ProcessJoinContext;
     pub use crate::window::{
         EventTimeSessionWindows, ProcessingTimeSessionWindows, SlidingEventTimeWindows,
         SlidingProcessingTimeWindows, TumblingEventTimeWindows, TumblingProcessingTimeWindows,

@@ -1,0 +1,511 @@
+//! Connected streams (Flink's `ConnectedStreams`): two streams of possibly different types feeding
+//! one operator. Like the batch joins, each side is tagged as [`Either::Left`] / [`Either::Right`],
+//! the sides are unioned and a one-input operator runs on the union. Each side keeps its own
+//! partitioning (hash by key, broadcast, ...); the operator sees the combined watermark (the
+//! minimum of both inputs), since both sides arrive through one channel.
+//!
+//! Keyed connected streams run a [`KeyedCoProcessFunction`] with per-key value state and
+//! event-time timers, the machinery the broadcast-state pattern shares
+//! ([`KeyedCoContext`]).
+
+use crate::keyed::{KeyFn, KeyedStream};
+use crate::ops::join::Either;
+use crate::stream::DataStream;
+use rustc_hash::{FxHashMap, FxHashSet};
+use spate_graph::Partitioning;
+use spate_runtime::failure;
+use spate_runtime::operator::Operator;
+use spate_runtime::record_writer::Partitioner;
+use spate_runtime::time::{current_timestamp, current_timestamp_raw, set_current_timestamp, StreamEvent};
+use spate_runtime::{Collector, Data, Key, Output};
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap};
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// Connects two streams into one two-input operation (Flink's `connect`); implemented for
+/// `DataStream` + `DataStream` ([`ConnectedStreams`]), `KeyedStream` + `KeyedStream`
+/// ([`KeyedConnectedStreams`]) and either + a [`BroadcastStream`](super::broadcast_state::BroadcastStream)
+/// (the broadcast state pattern). It is a trait so that one name covers every pairing; it comes
+/// with the prelude. (Inside this crate, `DataStream` has a private inherent `connect(OperatorId)`
+/// that wins over this trait; call `Connect::connect(&a, &b)` there.)
+pub trait Connect<Other> {
+    /// The connected streams.
+    type Connected;
+    /// Connects `self` (the first input) with `other` (the second).
+    fn connect(&self, other: Other) -> Self::Connected;
+}
+
+/// Two connected streams (Flink's `ConnectedStreams`): `map` and `flat_map` with one function per
+/// input, or `key_by` for keyed processing.
+pub struct ConnectedStreams<A, B> {
+    first: DataStream<A>,
+    second: DataStream<B>,
+}
+
+impl<A: Data, B: Data> Connect<&DataStream<B>> for DataStream<A> {
+    type Connected = ConnectedStreams<A, B>;
+    /// ```
+    /// use spate::prelude::*;
+    ///
+    /// let env = StreamEnv::local();
+    /// let numbers = env.from_collection(vec![1, 2]);
+    /// let words = env.from_collection(vec!["three".to_string()]);
+    /// let all = numbers
+    ///     .connect(&words)
+    ///     .map(|n: i32| n.to_string(), |w: String| w)
+    ///     .collect();
+    /// env.execute("co-map").unwrap();
+    /// let mut v = all.take();
+    /// v.sort();
+    /// assert_eq!(v, ["1", "2", "three"]);
+    /// ```
+    fn connect(&self, other: &DataStream<B>) -> ConnectedStreams<A, B> {
+        ConnectedStreams {
+            first: self.clone(),
+            second: other.clone(),
+        }
+    }
+}
+
+impl<A: Data, B: Data> ConnectedStreams<A, B> {
+    /// Co-map: `f1` on records of the first input, `f2` on the second, into one output type.
+    pub fn map<O: Data>(
+        &self,
+        f1: impl FnMut(A) -> O + Clone + Send + Sync + 'static,
+        f2: impl FnMut(B) -> O + Clone + Send + Sync + 'static,
+    ) -> DataStream<O> {
+        co_map(&tagged_union(&self.first, &self.second), f1, f2)
+    }
+
+    /// Co-flat-map: zero or more records per record of either input.
+    pub fn flat_map<O: Data>(
+        &self,
+        f1: impl FnMut(A, &mut dyn Collector<O>) + Clone + Send + Sync + 'static,
+        f2: impl FnMut(B, &mut dyn Collector<O>) + Clone + Send + Sync + 'static,
+    ) -> DataStream<O> {
+        co_flat_map(&tagged_union(&self.first, &self.second), f1, f2)
+    }
+
+    /// Keys both inputs (each with its own key function, to one key type): records with equal
+    /// keys from either input meet in the same subtask.
+    pub fn key_by<K: Key>(
+        &self,
+        key1: impl Fn(&A) -> K + Send + Sync + 'static,
+        key2: impl Fn(&B) -> K + Send + Sync + 'static,
+    ) -> KeyedConnectedStreams<A, B, K> {
+        KeyedConnectedStreams {
+            first: self.first.key_by(key1),
+            second: self.second.key_by(key2),
+        }
+    }
+}
+
+/// Two connected streams keyed by one key type (Flink's keyed `ConnectedStreams`).
+pub struct KeyedConnectedStreams<A, B, K> {
+    first: KeyedStream<A, K>,
+    second: KeyedStream<B, K>,
+}
+
+impl<A: Data, B: Data, K: Key> Connect<&KeyedStream<B, K>> for KeyedStream<A, K> {
+    type Connected = KeyedConnectedStreams<A, B, K>;
+    fn connect(&self, other: &KeyedStream<B, K>) -> KeyedConnectedStreams<A, B, K> {
+        KeyedConnectedStreams {
+            first: self.clone(),
+            second: other.clone(),
+        }
+    }
+}
+
+impl<A: Data, B: Data, K: Key> KeyedConnectedStreams<A, B, K> {
+    fn union(&self) -> DataStream<Either<A, B>> {
+        let first = self.first.hashed(&self.first.input);
+        let second = self.second.hashed(&self.second.input);
+        tagged_union(&first, &second)
+    }
+
+    /// Co-map on the keyed inputs.
+    pub fn map<O: Data>(
+        &self,
+        f1: impl FnMut(A) -> O + Clone + Send + Sync + 'static,
+        f2: impl FnMut(B) -> O + Clone + Send + Sync + 'static,
+    ) -> DataStream<O> {
+        co_map(&self.union(), f1, f2)
+    }
+
+    /// Co-flat-map on the keyed inputs.
+    pub fn flat_map<O: Data>(
+        &self,
+        f1: impl FnMut(A, &mut dyn Collector<O>) + Clone + Send + Sync + 'static,
+        f2: impl FnMut(B, &mut dyn Collector<O>) + Clone + Send + Sync + 'static,
+    ) -> DataStream<O> {
+        co_flat_map(&self.union(), f1, f2)
+    }
+
+    /// Runs a [`KeyedCoProcessFunction`]: one method per input, with per-key value state and
+    /// event-time timers (Flink's `KeyedCoProcessFunction`). A timer registered for time `t`
+    /// fires (`on_timer`) once the combined watermark reaches `t`, timers in timestamp order;
+    /// its results carry timestamp `t`. Results of the `process_element` methods keep their
+    /// input's timestamp.
+    ///
+    /// ```
+    /// use spate::prelude::*;
+    ///
+    /// /// Sums per key, reported by a timer 10 ms after a key's first record.
+    /// #[derive(Clone)]
+    /// struct Totals;
+    /// impl KeyedCoProcessFunction<char, (char, i64), (char, i64), (char, i64)> for Totals {
+    ///     fn process_element1(&mut self, r: (char, i64), ctx: &mut KeyedCoContext<char>, out: &mut dyn Collector<(char, i64)>) {
+    ///         self.process_element2(r, ctx, out)
+    ///     }
+    ///     fn process_element2(&mut self, r: (char, i64), ctx: &mut KeyedCoContext<char>, _: &mut dyn Collector<(char, i64)>) {
+    ///         let mut sum = ctx.value_state::<i64>("sum");
+    ///         let first = sum.value().is_none();
+    ///         sum.update(sum.value().copied().unwrap_or(0) + r.1);
+    ///         if first {
+    ///             let at = ctx.timestamp().unwrap_or(0) + 10;
+    ///             ctx.register_event_time_timer(at);
+    ///         }
+    ///     }
+    ///     fn on_timer(&mut self, _t: i64, ctx: &mut KeyedCoContext<char>, out: &mut dyn Collector<(char, i64)>) {
+    ///         let key = *ctx.key();
+    ///         let mut sum = ctx.value_state::<i64>("sum");
+    ///         out.collect((key, sum.value().copied().unwrap_or(0)));
+    ///         sum.clear();
+    ///     }
+    /// }
+    ///
+    /// let env = StreamEnv::local();
+    /// let timed = |s: DataStream<(char, i64)>| {
+    ///     s.assign_timestamps_and_watermarks(
+    ///         WatermarkStrategy::for_monotonous_timestamps().with_timestamp_assigner(|_: &(char, i64), _| 0),
+    ///     )
+    /// };
+    /// let a = timed(env.from_collection(vec![('x', 1), ('y', 2)]));
+    /// let b = timed(env.from_collection(vec![('x', 10)]));
+    /// let sums = a
+    ///     .key_by(|r: &(char, i64)| r.0)
+    ///     .connect(&b.key_by(|r: &(char, i64)| r.0))
+    ///     .process(Totals)
+    ///     .collect();
+    /// env.execute("co-process").unwrap();
+    /// let mut v = sums.take();
+    /// v.sort();
+    /// assert_eq!(v, [('x', 11), ('y', 2)]);
+    /// ```
+    pub fn process<O: Data, F: KeyedCoProcessFunction<K, A, B, O>>(&self, f: F) -> DataStream<O> {
+        let (k1, k2) = (self.first.key.clone(), self.second.key.clone());
+        self.union()
+            .add_operator("Keyed Co-Process", move |_| CoProcessOp {
+                k1: k1.clone(),
+                k2: k2.clone(),
+                f: f.clone(),
+                keyed: KeyedRuntime::default(),
+                _t: PhantomData,
+            })
+    }
+}
+
+/// Processes two keyed inputs with per-key state and event-time timers (Flink's
+/// `KeyedCoProcessFunction`). One instance per subtask (cloned from the one given to `process`);
+/// keep per-key data in the context's state, not in `self`.
+pub trait KeyedCoProcessFunction<K, A, B, O>: Clone + Send + Sync + 'static {
+    /// A record of the first input.
+    fn process_element1(&mut self, value: A, ctx: &mut KeyedCoContext<'_, K>, out: &mut dyn Collector<O>);
+    /// A record of the second input.
+    fn process_element2(&mut self, value: B, ctx: &mut KeyedCoContext<'_, K>, out: &mut dyn Collector<O>);
+    /// A timer of `ctx.key()` registered for `timestamp` fired (the watermark reached it).
+    fn on_timer(&mut self, _timestamp: i64, _ctx: &mut KeyedCoContext<'_, K>, _out: &mut dyn Collector<O>) {}
+}
+
+/// Per-key value states of one operator instance: for each state name, a map from key to value.
+#[derive(Default)]
+pub(crate) struct KeyedValues {
+    states: HashMap<String, Box<dyn Any + Send>>,
+}
+
+/// Event-time timers by (timestamp, key); registering one twice keeps one.
+pub(crate) struct EventTimers<K> {
+    queue: BTreeMap<i64, Vec<K>>,
+    active: FxHashSet<(i64, K)>,
+}
+
+impl<K> Default for EventTimers<K> {
+    fn default() -> Self {
+        EventTimers {
+            queue: BTreeMap::new(),
+            active: FxHashSet::default(),
+        }
+    }
+}
+
+impl<K: Key> EventTimers<K> {
+    fn register(&mut self, key: &K, ts: i64) {
+        if self.active.insert((ts, key.clone())) {
+            self.queue.entry(ts).or_default().push(key.clone());
+        }
+    }
+
+    fn delete(&mut self, key: &K, ts: i64) {
+        self.active.remove(&(ts, key.clone()));
+    }
+
+    /// The next timer at or before `watermark`, earliest first.
+    fn pop_due(&mut self, watermark: i64) -> Option<(i64, K)> {
+        loop {
+            let mut first = self.queue.first_entry()?;
+            let ts = *first.key();
+            if ts > watermark {
+                return None;
+            }
+            let key = first.get_mut().pop();
+            if first.get().is_empty() {
+                first.remove();
+            }
+            if let Some(key) = key {
+                if self.active.remove(&(ts, key.clone())) {
+                    return Some((ts, key));
+                }
+            }
+        }
+    }
+}
+
+/// The keyed part of a two-input operator: value states, timers and the current watermark.
+pub(crate) struct KeyedRuntime<K> {
+    values: KeyedValues,
+    timers: EventTimers<K>,
+    watermark: i64,
+}
+
+impl<K> Default for KeyedRuntime<K> {
+    fn default() -> Self {
+        KeyedRuntime {
+            values: KeyedValues::default(),
+            timers: EventTimers::default(),
+            watermark: i64::MIN,
+        }
+    }
+}
+
+impl<K: Key> KeyedRuntime<K> {
+    /// The context for a record of `key` with the current record's timestamp.
+    pub(crate) fn context<'a>(&'a mut self, key: &'a K) -> KeyedCoContext<'a, K> {
+        KeyedCoContext {
+            key,
+            timestamp: current_timestamp(),
+            rt: self,
+        }
+    }
+
+    /// Advances the watermark and calls `fire(timestamp, context)` for every due timer, in
+    /// timestamp order, with the timer's timestamp as the current one (restored afterwards).
+    pub(crate) fn advance(&mut self, watermark: i64, mut fire: impl FnMut(i64, &mut KeyedCoContext<'_, K>)) {
+        self.watermark = self.watermark.max(watermark);
+        let saved = current_timestamp_raw();
+        while let Some((ts, key)) = self.timers.pop_due(self.watermark) {
+            set_current_timestamp(ts);
+            let mut ctx = KeyedCoContext {
+                key: &key,
+                timestamp: Some(ts),
+                rt: self,
+            };
+            fire(ts, &mut ctx);
+        }
+        set_current_timestamp(saved);
+    }
+}
+
+/// What a keyed two-input function sees besides the record: the key, the record's timestamp,
+/// the watermark, per-key value state and event-time timers.
+pub struct KeyedCoContext<'a, K> {
+    key: &'a K,
+    timestamp: Option<i64>,
+    rt: &'a mut KeyedRuntime<K>,
+}
+
+impl<K: Key> KeyedCoContext<'_, K> {
+    /// The key of the current record (or of the firing timer).
+    pub fn key(&self) -> &K {
+        self.key
+    }
+
+    /// The event timestamp of the current record (the timer's time in `on_timer`).
+    pub fn timestamp(&self) -> Option<i64> {
+        self.timestamp
+    }
+
+    /// The operator's current watermark (`i64::MIN` before the first one).
+    pub fn current_watermark(&self) -> i64 {
+        self.rt.watermark
+    }
+
+    /// Registers an event-time timer for the current key at `time`: it fires once the
+    /// watermark reaches `time` (at the next watermark if it already has).
+    pub fn register_event_time_timer(&mut self, time: i64) {
+        self.rt.timers.register(self.key, time);
+    }
+
+    /// Deletes the current key's timer at `time`, if registered.
+    pub fn delete_event_time_timer(&mut self, time: i64) {
+        self.rt.timers.delete(self.key, time);
+    }
+
+    /// The value state named `name` for the current key (like [`KeyedContext::value_state`]).
+    /// A name is bound to one value type; using it with another type fails the operator.
+    ///
+    /// [`KeyedContext::value_state`]: crate::KeyedContext::value_state
+    pub fn value_state<V: Data>(&mut self, name: &str) -> CoValueState<'_, K, V> {
+        let entry = self
+            .rt
+            .values
+            .states
+            .entry(name.to_string())
+            .or_insert_with(|| Box::new(FxHashMap::<K, V>::default()));
+        match entry.downcast_mut::<FxHashMap<K, V>>() {
+            Some(map) => CoValueState { key: self.key, map },
+            None => failure::fail(format!(
+                "state '{name}' was declared with another type than {}",
+                std::any::type_name::<V>()
+            )),
+        }
+    }
+}
+
+/// One value per key, scoped to the current key (Flink's `ValueState`).
+pub struct CoValueState<'a, K, V> {
+    key: &'a K,
+    map: &'a mut FxHashMap<K, V>,
+}
+
+impl<K: Key, V: Data> CoValueState<'_, K, V> {
+    /// The current value, if any.
+    pub fn value(&self) -> Option<&V> {
+        self.map.get(self.key)
+    }
+    /// Sets the value.
+    pub fn update(&mut self, value: V) {
+        match self.map.get_mut(self.key) {
+            Some(v) => *v = value,
+            None => {
+                self.map.insert(self.key.clone(), value);
+            }
+        }
+    }
+    /// Removes the value.
+    pub fn clear(&mut self) {
+        self.map.remove(self.key);
+    }
+}
+
+struct CoProcessOp<A, B, K, O, F> {
+    k1: KeyFn<A, K>,
+    k2: KeyFn<B, K>,
+    f: F,
+    keyed: KeyedRuntime<K>,
+    _t: PhantomData<fn(A, B) -> O>,
+}
+
+impl<A: Data, B: Data, K: Key, O: Data, F> Operator<Either<A, B>, O> for CoProcessOp<A, B, K, O, F>
+where
+    F: KeyedCoProcessFunction<K, A, B, O>,
+{
+    fn process<C: Output<O>>(&mut self, record: Either<A, B>, out: &mut C) {
+        match record {
+            Either::Left(a) => {
+                let key = self.k1.key_of(&a);
+                self.f.process_element1(a, &mut self.keyed.context(&key), out);
+            }
+            Either::Right(b) => {
+                let key = self.k2.key_of(&b);
+                self.f.process_element2(b, &mut self.keyed.context(&key), out);
+            }
+        }
+    }
+
+    fn process_event<C: Output<O>>(&mut self, event: StreamEvent, out: &mut C) -> Option<StreamEvent> {
+        if let StreamEvent::Watermark(w) = event {
+            let f = &mut self.f;
+            self.keyed.advance(w, |ts, ctx| f.on_timer(ts, ctx, out));
+        }
+        Some(event)
+    }
+}
+
+fn co_flat_map<A: Data, B: Data, O: Data>(
+    union: &DataStream<Either<A, B>>,
+    mut f1: impl FnMut(A, &mut dyn Collector<O>) + Clone + Send + Sync + 'static,
+    mut f2: impl FnMut(B, &mut dyn Collector<O>) + Clone + Send + Sync + 'static,
+) -> DataStream<O> {
+    union
+        .flat_map(move |e: Either<A, B>, out: &mut dyn Collector<O>| match e {
+            Either::Left(a) => f1(a, out),
+            Either::Right(b) => f2(b, out),
+        })
+        .name("Co-Flat Map")
+}
+
+fn co_map<A: Data, B: Data, O: Data>(
+    union: &DataStream<Either<A, B>>,
+    mut f1: impl FnMut(A) -> O + Clone + Send + Sync + 'static,
+    mut f2: impl FnMut(B) -> O + Clone + Send + Sync + 'static,
+) -> DataStream<O> {
+    union
+        .map(move |e: Either<A, B>| match e {
+            Either::Left(a) => f1(a),
+            Either::Right(b) => f2(b),
+        })
+        .name("Co-Map")
+}
+
+/// Tags `first` as `Left` and `second` as `Right` (maps chained to their producers) and unions
+/// them; each side keeps its pending partitioning (and side-output tag) for the edge into the
+/// operator that consumes the union.
+pub(crate) fn tagged_union<A: Data, B: Data>(
+    first: &DataStream<A>,
+    second: &DataStream<B>,
+) -> DataStream<Either<A, B>> {
+    let l = tag(first, "Tag Left", Either::<A, B>::Left, left_of::<A, B>);
+    let r = tag(second, "Tag Right", Either::<A, B>::Right, right_of::<A, B>);
+    l.union([r])
+}
+
+fn left_of<A, B>(e: &Either<A, B>) -> Option<&A> {
+    match e {
+        Either::Left(a) => Some(a),
+        Either::Right(_) => None,
+    }
+}
+
+fn right_of<A, B>(e: &Either<A, B>) -> Option<&B> {
+    match e {
+        Either::Left(_) => None,
+        Either::Right(b) => Some(b),
+    }
+}
+
+fn tag<X: Data, E: Data>(
+    s: &DataStream<X>,
+    name: &str,
+    wrap: fn(X) -> E,
+    unwrap: fn(&E) -> Option<&X>,
+) -> DataStream<E> {
+    let mut plain = s.clone();
+    plain.partitioning = Partitioning::Default;
+    plain.partitioner = Partitioner::Plain;
+    let mut out = plain.map(wrap).name(name);
+    out.env.state.borrow_mut().inherits.push((out.id, s.id));
+    out.partitioning = s.partitioning;
+    out.partitioner = match &s.partitioner {
+        Partitioner::Plain => Partitioner::Plain,
+        Partitioner::Hash(f) => {
+            let f = f.clone();
+            Partitioner::Hash(Arc::new(move |e: &E| unwrap(e).map_or(0, |x| f(x))))
+        }
+        Partitioner::Custom(f) => {
+            let f = f.clone();
+            Partitioner::Custom(Arc::new(move |e: &E, n| unwrap(e).map_or(0, |x| f(x, n))))
+        }
+    };
+    out
+}
