@@ -42,7 +42,10 @@ fn main() {
         // Sentence i happens at event time 1000 + i * 20 ms, arriving up to 100 ms out of order.
         let sentences = env.from_generator(args.records, Some(args.rate), |i| {
             let jitter = ((i * 7919) % 6) as i64 * 20;
-            (SENTENCES[(i % 4) as usize].to_string(), 1000 + (i as i64) * 20 - jitter)
+            (
+                SENTENCES[(i % 4) as usize].to_string(),
+                1000 + (i as i64) * 20 - jitter,
+            )
         });
         sentences
             .assign_timestamps_and_watermarks(
@@ -53,8 +56,12 @@ fn main() {
                 s.split(' ').for_each(|w| out.collect((w.to_string(), 1)))
             })
             .key_by(|(w, _): &(String, u64)| w.clone())
-            .window(TumblingEventTimeWindows::of(Duration::from_millis(args.window_ms)))
-            .aggregate_with(Count, |w: &String, win: &TimeWindow, n: u64| (win.start, w.clone(), n))
+            .window(TumblingEventTimeWindows::of(Duration::from_millis(
+                args.window_ms,
+            )))
+            .aggregate_with(Count, |w: &String, win: &TimeWindow, n: u64| {
+                (win.start, w.clone(), n)
+            })
             .print_with(|(start, w, n)| format!("{start}\t{w}\t{n}"));
         env.execute("windowed wordcount")?;
         Ok(())
