@@ -392,3 +392,36 @@ fn event_windows_example_contract() {
     assert_eq!(read("bad").len(), 1);
     assert_eq!(read("tumbling"), ["a,0,1000,1,1", "c,0,1000,3,1"]);
 }
+
+#[test]
+fn count_and_purging_triggers_on_time_windows() {
+    let data: Vec<Ev> = (1..=5)
+        .map(|i| ev("a", i * 100, i))
+        .chain([ev("b", 50, 100)])
+        .collect();
+    let run = |trigger: Trigger| {
+        let env = streaming(2);
+        let out = timed(&env, data.clone(), 0)
+            .key_by(|e: &Ev| e.0.clone())
+            .window(TumblingEventTimeWindows::of(Duration::from_secs(1)))
+            .trigger(trigger)
+            .process(window_sums)
+            .collect();
+        env.execute("triggers").unwrap();
+        let mut got: Vec<i64> = out
+            .take()
+            .into_iter()
+            .filter(|r| r.0 == "a")
+            .map(|r| r.3)
+            .collect();
+        got.sort();
+        got
+    };
+    // Every 2 elements, contents kept: 1+2, then 1+2+3+4; the fifth never completes a count and
+    // a count trigger does not fire at the window's end.
+    assert_eq!(run(Trigger::count(2)), [3, 10]);
+    // Purging: each firing sees only the elements since the last one.
+    assert_eq!(run(Trigger::purging(Trigger::count(2))), [3, 7]);
+    // The default fires once at the end with everything.
+    assert_eq!(run(Trigger::Time), [15]);
+}

@@ -67,6 +67,7 @@ pub mod prelude {
     pub use crate::ops::broadcast_state::{BroadcastState, BroadcastStream};
     pub use crate::ops::connect::{Connect, KeyedCoContext, KeyedCoProcessFunction};
     pub use crate::ops::interval_join::ProcessJoinContext;
+    pub use crate::window::Trigger;
     pub use crate::window::{
         EventTimeSessionWindows, ProcessingTimeSessionWindows, SlidingEventTimeWindows,
         SlidingProcessingTimeWindows, TumblingEventTimeWindows, TumblingProcessingTimeWindows,

@@ -36,7 +36,7 @@ pub mod windowed_stream;
 
 pub use assigner::{
     EventTimeSessionWindows, ProcessingTimeSessionWindows, SlidingEventTimeWindows,
-    SlidingProcessingTimeWindows, TimeWindow, TumblingEventTimeWindows, TumblingProcessingTimeWindows,
-    WindowAssigner,
+    SlidingProcessingTimeWindows, TimeWindow, Trigger, TumblingEventTimeWindows,
+    TumblingProcessingTimeWindows, WindowAssigner,
 };
 pub use windowed_stream::WindowedStream;

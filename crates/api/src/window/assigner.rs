@@ -278,3 +278,51 @@ mod tests {
         assert_eq!(TimeWindow::new(0, 1000).max_timestamp(), 999);
     }
 }
+
+/// When a window emits its result (Flink's triggers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// The default of time windows: when time passes the window's end (event or processing time,
+    /// following the assigner), and again for each late element within the allowed lateness.
+    Time,
+    /// Every `n` elements of a key in a window (Flink's `CountTrigger`); not at the window's end.
+    Count(u64),
+    /// Like the inner trigger, and the window's contents are cleared after each firing (Flink's
+    /// `PurgingTrigger`).
+    Purging(Box<Trigger>),
+}
+
+impl Trigger {
+    /// Fires every `n` elements.
+    pub fn count(n: u64) -> Trigger {
+        Trigger::Count(n.max(1))
+    }
+
+    /// Purges the window after each firing of `inner`.
+    pub fn purging(inner: Trigger) -> Trigger {
+        match inner {
+            Trigger::Purging(t) => Trigger::Purging(t),
+            t => Trigger::Purging(Box::new(t)),
+        }
+    }
+
+    pub(crate) fn fires_on_time(&self) -> bool {
+        match self {
+            Trigger::Time => true,
+            Trigger::Count(_) => false,
+            Trigger::Purging(t) => t.fires_on_time(),
+        }
+    }
+
+    pub(crate) fn count_limit(&self) -> Option<u64> {
+        match self {
+            Trigger::Time => None,
+            Trigger::Count(n) => Some(*n),
+            Trigger::Purging(t) => t.count_limit(),
+        }
+    }
+
+    pub(crate) fn purges(&self) -> bool {
+        matches!(self, Trigger::Purging(_))
+    }
+}

@@ -12,7 +12,7 @@
 //! - session windows (merging): per key, its windows with their accumulators, and per-(key,
 //!   window) timers, since every key's windows differ.
 
-use super::assigner::{TimeWindow, WindowAssigner};
+use super::assigner::{TimeWindow, Trigger, WindowAssigner};
 use super::function::WindowFn;
 use crate::keyed::KeyFn;
 use rustc_hash::FxHashMap;
@@ -25,7 +25,8 @@ use tracing::warn;
 
 /// The accumulators of one window, by key.
 struct Pane<K, A> {
-    accs: FxHashMap<K, A>,
+    /// Accumulator and elements since the last count firing, by key.
+    accs: FxHashMap<K, (A, u64)>,
     fired: bool,
 }
 
@@ -46,6 +47,7 @@ pub(crate) struct WindowOperator<T, K, F: WindowFn<T, K>> {
     timers: BTreeMap<i64, Vec<(K, TimeWindow)>>,
     watermark: i64,
     scratch: Vec<TimeWindow>,
+    trigger: Trigger,
 }
 
 impl<T: Data, K: Key, F: WindowFn<T, K>> WindowOperator<T, K, F> {
@@ -70,7 +72,14 @@ impl<T: Data, K: Key, F: WindowFn<T, K>> WindowOperator<T, K, F> {
             timers: BTreeMap::new(),
             watermark: i64::MIN,
             scratch: Vec::new(),
+            trigger: Trigger::Time,
         }
+    }
+
+    /// Uses `trigger` instead of firing when time passes the window's end.
+    pub fn with_trigger(mut self, trigger: Trigger) -> Self {
+        self.trigger = trigger;
+        self
     }
 
     fn cleanup_time(&self, w: &TimeWindow) -> i64 {
@@ -93,20 +102,36 @@ impl<T: Data, K: Key, F: WindowFn<T, K>> WindowOperator<T, K, F> {
             accs: FxHashMap::default(),
             fired: false,
         });
-        let refire = pane.fired.then(|| self.key.key_of(&record));
+        let count_limit = self.trigger.count_limit();
+        // The key is needed again only to fire for this element.
+        let fire_key = (count_limit.is_some() || (pane.fired && self.trigger.fires_on_time()))
+            .then(|| self.key.key_of(&record));
         let accs = &mut pane.accs;
         match self.key.with_key(&record, move |k| accs.get_mut(k)) {
-            Some(acc) => self.f.add(acc, record),
+            Some((acc, n)) => {
+                self.f.add(acc, record);
+                *n += 1;
+            }
             None => {
                 let k = self.key.key_of(&record);
                 let mut acc = self.f.create();
                 self.f.add(&mut acc, record);
-                pane.accs.insert(k, acc);
+                pane.accs.insert(k, (acc, 1));
             }
         }
-        if let Some(k) = refire {
-            if let Some(acc) = pane.accs.get(&k) {
-                Self::emit(&mut self.f, &k, &w, acc, out);
+        let Some(k) = fire_key else { return };
+        let Some((acc, n)) = pane.accs.get_mut(&k) else {
+            return;
+        };
+        let fire = match count_limit {
+            Some(limit) => *n >= limit,
+            None => true,
+        };
+        if fire {
+            *n = 0;
+            Self::emit(&mut self.f, &k, &w, acc, out);
+            if self.trigger.purges() {
+                pane.accs.remove(&k);
             }
         }
     }
@@ -122,8 +147,13 @@ impl<T: Data, K: Key, F: WindowFn<T, K>> WindowOperator<T, K, F> {
             }
             if !pane.fired {
                 pane.fired = true;
-                for (k, acc) in &pane.accs {
-                    Self::emit(&mut self.f, k, w, acc, out);
+                if self.trigger.fires_on_time() {
+                    for (k, (acc, _)) in &pane.accs {
+                        Self::emit(&mut self.f, k, w, acc, out);
+                    }
+                    if self.trigger.purges() {
+                        pane.accs.clear();
+                    }
                 }
             }
             if w.max_timestamp().saturating_add(lateness) <= time {
@@ -254,6 +284,9 @@ impl<T: Data, K: Key, F: WindowFn<T, K>> Operator<T, F::Out> for WindowOperator<
 
     fn open(&mut self, ctx: &TaskContext) {
         self.name = ctx.task_name.clone();
+        if self.assigner.is_merging() && self.trigger != Trigger::Time {
+            failure::fail("session windows support only the default time trigger");
+        }
     }
 
     fn process<C: Output<F::Out>>(&mut self, record: T, out: &mut C) {

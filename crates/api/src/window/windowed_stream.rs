@@ -1,4 +1,4 @@
-use super::assigner::{TimeWindow, WindowAssigner};
+use super::assigner::{TimeWindow, Trigger, WindowAssigner};
 use super::count::CountWindowOperator;
 use super::function::{AggregateWindow, ProcessWindow, ReduceWindow, WindowFn};
 use super::operator::WindowOperator;
@@ -23,6 +23,7 @@ pub struct WindowedStream<T, K> {
     kind: Kind,
     lateness: i64,
     late_tag: Option<String>,
+    trigger: Trigger,
     all: bool,
 }
 
@@ -34,6 +35,7 @@ impl<T: Data, K: Key> KeyedStream<T, K> {
             kind: Kind::Time(assigner),
             lateness: 0,
             late_tag: None,
+            trigger: Trigger::Time,
             all: false,
         }
     }
@@ -54,6 +56,7 @@ impl<T: Data, K: Key> KeyedStream<T, K> {
             kind,
             lateness: 0,
             late_tag: None,
+            trigger: Trigger::Time,
             all: false,
         }
     }
@@ -73,6 +76,13 @@ impl<T: Data, K: Key> WindowedStream<T, K> {
     /// in that time re-fires the window with the element added (event time only).
     pub fn allowed_lateness(mut self, lateness: Duration) -> Self {
         self.lateness = lateness.as_millis() as i64;
+        self
+    }
+
+    /// Sets when windows emit (default: when time passes their end). Not for session windows or
+    /// count windows.
+    pub fn trigger(mut self, trigger: Trigger) -> Self {
+        self.trigger = trigger;
         self
     }
 
@@ -120,9 +130,10 @@ impl<T: Data, K: Key> WindowedStream<T, K> {
         let input = self.keyed.hashed(&self.keyed.input);
         let out = match self.kind {
             Kind::Time(assigner) => {
-                let (lateness, tag) = (self.lateness, self.late_tag.clone());
+                let (lateness, tag, trigger) = (self.lateness, self.late_tag.clone(), self.trigger.clone());
                 input.add_operator(&name, move |_| {
                     WindowOperator::new(key.clone(), assigner, lateness, make(), tag.clone())
+                        .with_trigger(trigger.clone())
                 })
             }
             Kind::Count { size, slide } => input.add_operator(&name, move |_| CountWindowOperator {
