@@ -185,3 +185,46 @@ fn state_with_ttl_expires() {
         "long-lived values stayed: {got:?}"
     );
 }
+
+#[test]
+fn a_process_function_writes_declared_side_outputs() {
+    #[derive(Clone)]
+    struct Split {
+        big: OutputTag<i64>,
+    }
+    impl KeyedProcessFunction<i64, i64, i64> for Split {
+        fn process_element(&mut self, x: i64, ctx: &mut KeyedContext<'_, i64>, out: &mut dyn Collector<i64>) {
+            if x >= 50 {
+                ctx.output(&self.big, x);
+            } else {
+                out.collect(x);
+            }
+        }
+    }
+    let env = StreamEnv::local();
+    env.set_parallelism(3);
+    let big = OutputTag::<i64>::new("big");
+    let small = env
+        .from_sequence(0, 99)
+        .key_by(|x: &i64| x % 5)
+        .process_function_with_outputs(Split { big: big.clone() }, [big.declare()]);
+    let big_out = small.get_side_output(&big).collect();
+    let small_out = small.collect();
+    env.execute("side outputs").unwrap();
+    let mut b = big_out.take();
+    b.sort();
+    let mut s = small_out.take();
+    s.sort();
+    assert_eq!(b, (50..100).collect::<Vec<_>>());
+    assert_eq!(s, (0..50).collect::<Vec<_>>());
+
+    // Writing to an undeclared tag fails the job with the tag's name.
+    let env = StreamEnv::local();
+    let undeclared = OutputTag::<i64>::new("nowhere");
+    env.from_sequence(0, 99)
+        .key_by(|x: &i64| x % 5)
+        .process_function(Split { big: undeclared })
+        .collect();
+    let e = env.execute("undeclared").unwrap_err().to_string();
+    assert!(e.contains("side output 'nowhere' is not declared"), "{e}");
+}

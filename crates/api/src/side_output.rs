@@ -1,6 +1,17 @@
 use crate::stream::DataStream;
+use spate_runtime::operator::SideOutputs;
 use spate_runtime::Data;
+use std::any::Any;
 use std::marker::PhantomData;
+use std::sync::Arc;
+
+type Taker =
+    Arc<dyn Fn(&mut SideOutputs) -> spate_runtime::Result<(String, Box<dyn Any + Send>)> + Send + Sync>;
+
+/// A side output an operator declared it may write to (see
+/// [`KeyedStream::process_function_with_outputs`](crate::KeyedStream::process_function_with_outputs)).
+#[derive(Clone)]
+pub struct DeclaredOutput(pub(crate) Taker);
 
 /// Names a side output of type `T` (Flink's `OutputTag`): an operator such as a window emits
 /// records there in addition to its main output, e.g. late data.
@@ -30,6 +41,17 @@ impl<T> OutputTag<T> {
     /// The tag's name.
     pub fn id(&self) -> &str {
         &self.id
+    }
+}
+
+impl<T: Data> OutputTag<T> {
+    /// Declares this side output for an operator that writes to it by tag.
+    pub fn declare(&self) -> DeclaredOutput {
+        let id = self.id.clone();
+        DeclaredOutput(Arc::new(move |side: &mut SideOutputs| {
+            let out = side.take::<T>(&id)?;
+            Ok((id.clone(), Box::new(out) as Box<dyn Any + Send>))
+        }))
     }
 }
 

@@ -2,12 +2,16 @@
 
 use crate::keyed::{KeyFn, KeyedStream};
 use crate::ops::aggregate::AggregateFunction;
+use crate::side_output::{DeclaredOutput, OutputTag};
 use crate::state::{AggregatingState, KeyedStateStore, ListState, MapState, ReducingState, Slot, ValueState};
 use crate::stream::DataStream;
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
+use spate_runtime::failure;
 use spate_runtime::operator::Operator;
+use spate_runtime::operator::{SideOutput, SideOutputs};
 use spate_runtime::time::{current_timestamp, now_ms, set_current_timestamp, StreamEvent};
 use spate_runtime::{Collector, Data, Key, Output, TaskContext};
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::time::Duration;
@@ -78,7 +82,11 @@ pub struct KeyedContext<'a, K> {
     store: &'a mut KeyedStateStore<K>,
     timers: &'a mut TimerService<K>,
     watermark: i64,
+    side: &'a mut SideMap,
 }
+
+/// Declared side outputs by tag: each a `SideOutput<X>` of the tag's type.
+type SideMap = FxHashMap<String, Box<dyn Any + Send>>;
 
 impl<'a, K: Key> KeyedContext<'a, K> {
     /// The key of the current record (or of the firing timer).
@@ -94,6 +102,26 @@ impl<'a, K: Key> KeyedContext<'a, K> {
     /// The operator's current event-time watermark.
     pub fn current_watermark(&self) -> i64 {
         self.watermark
+    }
+
+    /// Emits `value` to the side output `tag` (declared with
+    /// [`KeyedStream::process_function_with_outputs`]).
+    pub fn output<X: Data>(&mut self, tag: &OutputTag<X>, value: X) {
+        match self
+            .side
+            .get_mut(tag.id())
+            .map(|o| o.downcast_mut::<SideOutput<X>>())
+        {
+            Some(Some(o)) => o.collect(value),
+            Some(None) => failure::fail(format!(
+                "side output '{}' was declared with another type",
+                tag.id()
+            )),
+            None => failure::fail(format!(
+                "side output '{}' is not declared: pass tag.declare() to process_function_with_outputs",
+                tag.id()
+            )),
+        }
     }
 
     /// The current processing time (ms since the epoch).
@@ -200,6 +228,8 @@ where
 struct KeyedProcessOp<T, K, O, F> {
     key: KeyFn<T, K>,
     f: F,
+    declared: Vec<DeclaredOutput>,
+    side: SideMap,
     store: KeyedStateStore<K>,
     timers: TimerService<K>,
     watermark: i64,
@@ -215,6 +245,7 @@ impl<T: Data, K: Key, O: Data, F: KeyedProcessFunction<K, T, O>> KeyedProcessOp<
                 store: &mut self.store,
                 timers: &mut self.timers,
                 watermark: self.watermark,
+                side: &mut self.side,
             };
             self.f.on_timer(time, &mut ctx, out);
         }
@@ -224,6 +255,17 @@ impl<T: Data, K: Key, O: Data, F: KeyedProcessFunction<K, T, O>> KeyedProcessOp<
 impl<T: Data, K: Key, O: Data, F: KeyedProcessFunction<K, T, O>> Operator<T, O>
     for KeyedProcessOp<T, K, O, F>
 {
+    fn set_side_outputs(&mut self, side: &mut SideOutputs) {
+        for d in &self.declared {
+            match (d.0)(side) {
+                Ok((tag, out)) => {
+                    self.side.insert(tag, out);
+                }
+                Err(e) => failure::fail(e.to_string()),
+            }
+        }
+    }
+
     fn open(&mut self, ctx: &TaskContext) {
         self.store = KeyedStateStore::new(ctx.max_parallelism);
     }
@@ -235,6 +277,7 @@ impl<T: Data, K: Key, O: Data, F: KeyedProcessFunction<K, T, O>> Operator<T, O>
             store: &mut self.store,
             timers: &mut self.timers,
             watermark: self.watermark,
+            side: &mut self.side,
         };
         self.f.process_element(record, &mut ctx, out);
     }
@@ -284,11 +327,25 @@ impl<T: Data, K: Key> KeyedStream<T, K> {
 
     /// Runs a [`KeyedProcessFunction`]: per-key state plus event-time and processing-time timers.
     pub fn process_function<O: Data>(&self, f: impl KeyedProcessFunction<K, T, O>) -> DataStream<O> {
+        self.process_function_with_outputs(f, [])
+    }
+
+    /// Like [`process_function`](Self::process_function), with side outputs the function writes
+    /// with [`KeyedContext::output`]: pass `tag.declare()` for each, then read them with
+    /// `get_side_output(&tag)` on the result.
+    pub fn process_function_with_outputs<O: Data>(
+        &self,
+        f: impl KeyedProcessFunction<K, T, O>,
+        outputs: impl IntoIterator<Item = DeclaredOutput>,
+    ) -> DataStream<O> {
+        let declared: Vec<DeclaredOutput> = outputs.into_iter().collect();
         let key = self.key.clone();
         self.hashed(&self.input)
             .add_operator("Keyed Process", move |_| KeyedProcessOp {
                 key: key.clone(),
                 f: f.clone(),
+                declared: declared.clone(),
+                side: SideMap::default(),
                 store: KeyedStateStore::new(1),
                 timers: TimerService::default(),
                 watermark: i64::MIN,
