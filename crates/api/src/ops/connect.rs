@@ -10,16 +10,14 @@
 
 use crate::keyed::{KeyFn, KeyedStream};
 use crate::ops::join::Either;
+use crate::ops::keyed_process::{KeyedContext, SideMap, TimerService};
+use crate::state::KeyedStateStore;
 use crate::stream::DataStream;
-use rustc_hash::{FxHashMap, FxHashSet};
 use spate_graph::Partitioning;
-use spate_runtime::failure;
 use spate_runtime::operator::Operator;
 use spate_runtime::record_writer::Partitioner;
-use spate_runtime::time::{current_timestamp, current_timestamp_raw, set_current_timestamp, StreamEvent};
+use spate_runtime::time::{current_timestamp_raw, set_current_timestamp, StreamEvent};
 use spate_runtime::{Collector, Data, Key, Output};
-use std::any::Any;
-use std::collections::{BTreeMap, HashMap};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -161,7 +159,8 @@ impl<A: Data, B: Data, K: Key> KeyedConnectedStreams<A, B, K> {
     ///     fn process_element2(&mut self, r: (char, i64), ctx: &mut KeyedCoContext<char>, _: &mut dyn Collector<(char, i64)>) {
     ///         let mut sum = ctx.value_state::<i64>("sum");
     ///         let first = sum.value().is_none();
-    ///         sum.update(sum.value().copied().unwrap_or(0) + r.1);
+    ///         let next = sum.value().copied().unwrap_or(0) + r.1;
+    ///         sum.update(next);
     ///         if first {
     ///             let at = ctx.timestamp().unwrap_or(0) + 10;
     ///             ctx.register_event_time_timer(at);
@@ -218,185 +217,65 @@ pub trait KeyedCoProcessFunction<K, A, B, O>: Clone + Send + Sync + 'static {
     fn on_timer(&mut self, _timestamp: i64, _ctx: &mut KeyedCoContext<'_, K>, _out: &mut dyn Collector<O>) {}
 }
 
-/// Per-key value states of one operator instance: for each state name, a map from key to value.
-#[derive(Default)]
-pub(crate) struct KeyedValues {
-    states: HashMap<String, Box<dyn Any + Send>>,
-}
-
-/// Event-time timers by (timestamp, key); registering one twice keeps one.
-pub(crate) struct EventTimers<K> {
-    queue: BTreeMap<i64, Vec<K>>,
-    active: FxHashSet<(i64, K)>,
-}
-
-impl<K> Default for EventTimers<K> {
-    fn default() -> Self {
-        EventTimers {
-            queue: BTreeMap::new(),
-            active: FxHashSet::default(),
-        }
-    }
-}
-
-impl<K: Key> EventTimers<K> {
-    fn register(&mut self, key: &K, ts: i64) {
-        if self.active.insert((ts, key.clone())) {
-            self.queue.entry(ts).or_default().push(key.clone());
-        }
-    }
-
-    fn delete(&mut self, key: &K, ts: i64) {
-        self.active.remove(&(ts, key.clone()));
-    }
-
-    /// The next timer at or before `watermark`, earliest first.
-    fn pop_due(&mut self, watermark: i64) -> Option<(i64, K)> {
-        loop {
-            let mut first = self.queue.first_entry()?;
-            let ts = *first.key();
-            if ts > watermark {
-                return None;
-            }
-            let key = first.get_mut().pop();
-            if first.get().is_empty() {
-                first.remove();
-            }
-            if let Some(key) = key {
-                if self.active.remove(&(ts, key.clone())) {
-                    return Some((ts, key));
-                }
-            }
-        }
-    }
-}
-
-/// The keyed part of a two-input operator: value states, timers and the current watermark.
+/// The keyed part of a two-input operator: the same keyed state, timers and watermark a
+/// [`KeyedProcessFunction`](crate::KeyedProcessFunction) has.
 pub(crate) struct KeyedRuntime<K> {
-    values: KeyedValues,
-    timers: EventTimers<K>,
+    store: KeyedStateStore<K>,
+    timers: TimerService<K>,
     watermark: i64,
+    side: SideMap,
 }
 
 impl<K> Default for KeyedRuntime<K> {
     fn default() -> Self {
         KeyedRuntime {
-            values: KeyedValues::default(),
-            timers: EventTimers::default(),
+            store: KeyedStateStore::new(DEFAULT_KEY_GROUPS),
+            timers: TimerService::default(),
             watermark: i64::MIN,
+            side: SideMap::default(),
         }
     }
 }
 
+/// Key groups of two-input operators' state (the default `pipeline.max-parallelism`).
+const DEFAULT_KEY_GROUPS: u32 = 128;
+
 impl<K: Key> KeyedRuntime<K> {
-    /// The context for a record of `key` with the current record's timestamp.
+    /// The context for a record of `key`.
     pub(crate) fn context<'a>(&'a mut self, key: &'a K) -> KeyedCoContext<'a, K> {
-        KeyedCoContext {
+        KeyedContext::new(
             key,
-            timestamp: current_timestamp(),
-            rt: self,
-        }
+            &mut self.store,
+            &mut self.timers,
+            self.watermark,
+            &mut self.side,
+        )
     }
 
-    /// Advances the watermark and calls `fire(timestamp, context)` for every due timer, in
-    /// timestamp order, with the timer's timestamp as the current one (restored afterwards).
+    /// Advances the watermark and calls `fire(timestamp, context)` for every due event-time
+    /// timer, in timestamp order, with the timer's timestamp as the current one (restored
+    /// afterwards).
     pub(crate) fn advance(&mut self, watermark: i64, mut fire: impl FnMut(i64, &mut KeyedCoContext<'_, K>)) {
         self.watermark = self.watermark.max(watermark);
         let saved = current_timestamp_raw();
-        while let Some((ts, key)) = self.timers.pop_due(self.watermark) {
+        while let Some((ts, key)) = self.timers.pop_due(self.watermark, true) {
             set_current_timestamp(ts);
-            let mut ctx = KeyedCoContext {
-                key: &key,
-                timestamp: Some(ts),
-                rt: self,
-            };
+            let mut ctx = KeyedContext::new(
+                &key,
+                &mut self.store,
+                &mut self.timers,
+                self.watermark,
+                &mut self.side,
+            );
             fire(ts, &mut ctx);
         }
         set_current_timestamp(saved);
     }
 }
 
-/// What a keyed two-input function sees besides the record: the key, the record's timestamp,
-/// the watermark, per-key value state and event-time timers.
-pub struct KeyedCoContext<'a, K> {
-    key: &'a K,
-    timestamp: Option<i64>,
-    rt: &'a mut KeyedRuntime<K>,
-}
-
-impl<K: Key> KeyedCoContext<'_, K> {
-    /// The key of the current record (or of the firing timer).
-    pub fn key(&self) -> &K {
-        self.key
-    }
-
-    /// The event timestamp of the current record (the timer's time in `on_timer`).
-    pub fn timestamp(&self) -> Option<i64> {
-        self.timestamp
-    }
-
-    /// The operator's current watermark (`i64::MIN` before the first one).
-    pub fn current_watermark(&self) -> i64 {
-        self.rt.watermark
-    }
-
-    /// Registers an event-time timer for the current key at `time`: it fires once the
-    /// watermark reaches `time` (at the next watermark if it already has).
-    pub fn register_event_time_timer(&mut self, time: i64) {
-        self.rt.timers.register(self.key, time);
-    }
-
-    /// Deletes the current key's timer at `time`, if registered.
-    pub fn delete_event_time_timer(&mut self, time: i64) {
-        self.rt.timers.delete(self.key, time);
-    }
-
-    /// The value state named `name` for the current key (like [`KeyedContext::value_state`]).
-    /// A name is bound to one value type; using it with another type fails the operator.
-    ///
-    /// [`KeyedContext::value_state`]: crate::KeyedContext::value_state
-    pub fn value_state<V: Data>(&mut self, name: &str) -> CoValueState<'_, K, V> {
-        let entry = self
-            .rt
-            .values
-            .states
-            .entry(name.to_string())
-            .or_insert_with(|| Box::new(FxHashMap::<K, V>::default()));
-        match entry.downcast_mut::<FxHashMap<K, V>>() {
-            Some(map) => CoValueState { key: self.key, map },
-            None => failure::fail(format!(
-                "state '{name}' was declared with another type than {}",
-                std::any::type_name::<V>()
-            )),
-        }
-    }
-}
-
-/// One value per key, scoped to the current key (Flink's `ValueState`).
-pub struct CoValueState<'a, K, V> {
-    key: &'a K,
-    map: &'a mut FxHashMap<K, V>,
-}
-
-impl<K: Key, V: Data> CoValueState<'_, K, V> {
-    /// The current value, if any.
-    pub fn value(&self) -> Option<&V> {
-        self.map.get(self.key)
-    }
-    /// Sets the value.
-    pub fn update(&mut self, value: V) {
-        match self.map.get_mut(self.key) {
-            Some(v) => *v = value,
-            None => {
-                self.map.insert(self.key.clone(), value);
-            }
-        }
-    }
-    /// Removes the value.
-    pub fn clear(&mut self) {
-        self.map.remove(self.key);
-    }
-}
+/// What a keyed two-input function sees besides the record: the same context as a keyed process
+/// function has (key, timestamp, watermark, every kind of keyed state, timers).
+pub type KeyedCoContext<'a, K> = KeyedContext<'a, K>;
 
 struct CoProcessOp<A, B, K, O, F> {
     k1: KeyFn<A, K>,

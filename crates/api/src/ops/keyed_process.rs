@@ -34,7 +34,7 @@ impl<K> Default for TimerService<K> {
 }
 
 impl<K: Key> TimerService<K> {
-    fn register(&mut self, key: &K, time: i64, event_time: bool) {
+    pub(crate) fn register(&mut self, key: &K, time: i64, event_time: bool) {
         if self.live.insert((key.clone(), time, event_time)) {
             let queue = if event_time {
                 &mut self.event
@@ -45,12 +45,12 @@ impl<K: Key> TimerService<K> {
         }
     }
 
-    fn delete(&mut self, key: &K, time: i64, event_time: bool) {
+    pub(crate) fn delete(&mut self, key: &K, time: i64, event_time: bool) {
         self.live.remove(&(key.clone(), time, event_time));
     }
 
     /// The earliest live timer at or before `until`, removed.
-    fn pop_due(&mut self, until: i64, event_time: bool) -> Option<(i64, K)> {
+    pub(crate) fn pop_due(&mut self, until: i64, event_time: bool) -> Option<(i64, K)> {
         loop {
             let queue = if event_time {
                 &mut self.event
@@ -86,9 +86,26 @@ pub struct KeyedContext<'a, K> {
 }
 
 /// Declared side outputs by tag: each a `SideOutput<X>` of the tag's type.
-type SideMap = FxHashMap<String, Box<dyn Any + Send>>;
+pub(crate) type SideMap = FxHashMap<String, Box<dyn Any + Send>>;
 
 impl<'a, K: Key> KeyedContext<'a, K> {
+    /// A context over an operator's keyed parts, for the record (or timer) of `key`.
+    pub(crate) fn new(
+        key: &'a K,
+        store: &'a mut KeyedStateStore<K>,
+        timers: &'a mut TimerService<K>,
+        watermark: i64,
+        side: &'a mut SideMap,
+    ) -> Self {
+        KeyedContext {
+            key,
+            store,
+            timers,
+            watermark,
+            side,
+        }
+    }
+
     /// The key of the current record (or of the firing timer).
     pub fn key(&self) -> &K {
         self.key
