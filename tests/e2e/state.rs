@@ -228,3 +228,59 @@ fn a_process_function_writes_declared_side_outputs() {
     let e = env.execute("undeclared").unwrap_err().to_string();
     assert!(e.contains("side output 'nowhere' is not declared"), "{e}");
 }
+
+#[test]
+fn processing_time_timers_fire_in_keyed_process_and_co_process_functions() {
+    #[derive(Clone)]
+    struct Ping;
+    impl KeyedProcessFunction<u8, u64, String> for Ping {
+        fn process_element(&mut self, i: u64, ctx: &mut KeyedContext<'_, u8>, _: &mut dyn Collector<String>) {
+            if i == 0 {
+                let at = ctx.current_processing_time() + 20;
+                ctx.register_processing_time_timer(at);
+            }
+        }
+        fn on_timer(&mut self, _: i64, _: &mut KeyedContext<'_, u8>, out: &mut dyn Collector<String>) {
+            out.collect("single".into());
+        }
+    }
+    #[derive(Clone)]
+    struct CoPing;
+    impl KeyedCoProcessFunction<u8, u64, u64, String> for CoPing {
+        fn process_element1(
+            &mut self,
+            i: u64,
+            ctx: &mut KeyedCoContext<'_, u8>,
+            _: &mut dyn Collector<String>,
+        ) {
+            if i == 0 {
+                let at = ctx.current_processing_time() + 20;
+                ctx.register_processing_time_timer(at);
+            }
+        }
+        fn process_element2(
+            &mut self,
+            _: u64,
+            _: &mut KeyedCoContext<'_, u8>,
+            _: &mut dyn Collector<String>,
+        ) {
+        }
+        fn on_timer(&mut self, _: i64, _: &mut KeyedCoContext<'_, u8>, out: &mut dyn Collector<String>) {
+            out.collect("co".into());
+        }
+    }
+    let env = StreamEnv::local();
+    env.set_parallelism(1).set_runtime_mode(RuntimeMode::Streaming);
+    // About 400 ms of input, so the 20 ms timers fire while the job runs.
+    let a = env.from_generator(Some(40), Some(100.0), |i| i);
+    let b = env.from_generator(Some(40), Some(100.0), |i| i);
+    let single = a.key_by(|_: &u64| 0u8).process_function(Ping).collect();
+    let co = a
+        .key_by(|_: &u64| 0u8)
+        .connect(&b.key_by(|_: &u64| 0u8))
+        .process(CoPing)
+        .collect();
+    env.execute("processing-time timers").unwrap();
+    assert_eq!(single.take(), ["single"]);
+    assert_eq!(co.take(), ["co"]);
+}

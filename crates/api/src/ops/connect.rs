@@ -271,6 +271,27 @@ impl<K: Key> KeyedRuntime<K> {
         }
         set_current_timestamp(saved);
     }
+
+    /// Calls `fire(timestamp, context)` for every processing-time timer due at `now`.
+    pub(crate) fn advance_processing_time(
+        &mut self,
+        now: i64,
+        mut fire: impl FnMut(i64, &mut KeyedCoContext<'_, K>),
+    ) {
+        let saved = current_timestamp_raw();
+        while let Some((ts, key)) = self.timers.pop_due(now, false) {
+            set_current_timestamp(ts);
+            let mut ctx = KeyedContext::new(
+                &key,
+                &mut self.store,
+                &mut self.timers,
+                self.watermark,
+                &mut self.side,
+            );
+            fire(ts, &mut ctx);
+        }
+        set_current_timestamp(saved);
+    }
 }
 
 /// What a keyed two-input function sees besides the record: the same context as a keyed process
@@ -308,6 +329,12 @@ where
             self.keyed.advance(w, |ts, ctx| f.on_timer(ts, ctx, out));
         }
         Some(event)
+    }
+
+    fn on_processing_time<C: Output<O>>(&mut self, now: i64, out: &mut C) {
+        let f = &mut self.f;
+        self.keyed
+            .advance_processing_time(now, |ts, ctx| f.on_timer(ts, ctx, out));
     }
 }
 
