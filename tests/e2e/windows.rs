@@ -1,6 +1,7 @@
 //! Event time and windows: known answers for out-of-order input, lateness, sessions, idleness.
 
 use spate::prelude::*;
+use spate::{WatermarkGenerator, WatermarkOutput};
 use spate_e2e::binary;
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -424,4 +425,72 @@ fn count_and_purging_triggers_on_time_windows() {
     assert_eq!(run(Trigger::purging(Trigger::count(2))), [3, 7]);
     // The default fires once at the end with everything.
     assert_eq!(run(Trigger::Time), [15]);
+}
+
+#[test]
+fn watermarks_generated_inside_the_source_per_split() {
+    use spate_connectors::collection::CollectionSource;
+    use spate_connectors::sequence::SequenceSource;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    // Per-event watermarks from the source give exactly the simulated answer.
+    let data = shuffled_events(2000);
+    let (expected, expected_late) = reference_tumbling(&data, 500, 200);
+    let env = streaming(3);
+    let late = OutputTag::<Ev>::new("late");
+    let strategy = WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_millis(200))
+        .with_timestamp_assigner(|e: &Ev, _| e.1)
+        .with_watermark_on_every_event();
+    let sums = env
+        .from_source_with_watermarks(CollectionSource::new(data), strategy)
+        .set_parallelism(1)
+        .key_by(|e: &Ev| e.0.clone())
+        .window(TumblingEventTimeWindows::of(Duration::from_millis(500)))
+        .side_output_late_data(&late)
+        .aggregate_with(SumCountAgg, |k: &String, w: &TimeWindow, r: (i64, u64)| {
+            (k.clone(), w.start, r)
+        });
+    let late_out = sums.get_side_output(&late).collect();
+    let got = sums.collect();
+    env.execute("source watermarks").unwrap();
+    let got: BTreeMap<(String, i64), (i64, u64)> =
+        got.take().into_iter().map(|(k, s, r)| ((k, s), r)).collect();
+    assert_eq!(got, expected);
+    assert_eq!(late_out.take().len(), expected_late.len());
+
+    // One generator per split: a sequence read by one subtask comes in 4 splits.
+    #[derive(Clone)]
+    struct Counting(Arc<AtomicUsize>, i64);
+    impl WatermarkGenerator for Counting {
+        fn on_event(&mut self, ts: i64, _: &mut WatermarkOutput) {
+            self.1 = self.1.max(ts);
+        }
+        fn on_periodic_emit(&mut self, out: &mut WatermarkOutput) {
+            out.emit_watermark(self.1);
+        }
+    }
+    let made = Arc::new(AtomicUsize::new(0));
+    let m = made.clone();
+    let env = streaming(1);
+    let strategy = WatermarkStrategy::for_generator(move || {
+        m.fetch_add(1, Ordering::SeqCst);
+        Counting(Arc::new(AtomicUsize::new(0)), i64::MIN)
+    })
+    .with_timestamp_assigner(|x: &i64, _| *x);
+    let counts = env
+        .from_source_with_watermarks(SequenceSource::new(0, 3999), strategy)
+        .key_by(|_: &i64| 0u8)
+        .window(TumblingEventTimeWindows::of(Duration::from_millis(1000)))
+        .process(
+            |_: &u8, w: &TimeWindow, xs: Vec<i64>, out: &mut dyn Collector<(i64, usize)>| {
+                out.collect((w.start, xs.len()))
+            },
+        )
+        .collect();
+    env.execute("per split").unwrap();
+    assert_eq!(made.load(Ordering::SeqCst), 4, "one generator per split");
+    let mut c = counts.take();
+    c.sort();
+    assert_eq!(c, [(0, 1000), (1000, 1000), (2000, 1000), (3000, 1000)]);
 }

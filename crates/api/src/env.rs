@@ -141,6 +141,20 @@ impl StreamEnv {
         DataStream::new(self.clone(), id)
     }
 
+    /// Reads from a [`Source`] whose reader assigns timestamps and watermarks itself, one
+    /// watermark generator per split (Flink's `fromSource(source, strategy, name)`); no separate
+    /// operator is needed.
+    pub fn from_source_with_watermarks<T: Data, S: Source<T>>(
+        &self,
+        source: S,
+        strategy: crate::watermark::WatermarkStrategy<T>,
+    ) -> DataStream<T> {
+        self.from_source(crate::watermark::WatermarkedSource {
+            inner: source,
+            strategy,
+        })
+    }
+
     /// The elements of a vector, split over the source's subtasks.
     pub fn from_collection<T: Data + Sync>(&self, data: Vec<T>) -> DataStream<T> {
         self.from_source(CollectionSource::new(data))

@@ -3,8 +3,9 @@
 use crate::stream::DataStream;
 use spate_common::config::keys;
 use spate_runtime::operator::Operator;
+use spate_runtime::source::{Boundedness, ReadStatus, Source, SourceOutput, SourceReader, SplitEnumerator};
 use spate_runtime::time::{current_timestamp_raw, set_current_timestamp, StreamEvent, MAX_WATERMARK};
-use spate_runtime::{Data, Output, TaskContext};
+use spate_runtime::{Collector, Data, Output, TaskContext};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -241,5 +242,178 @@ mod tests {
             fresh.pending.unwrap() < -1_000_000_000_000,
             "no events: far in the past"
         );
+    }
+}
+
+/// A source whose reader assigns timestamps and generates watermarks itself, with one watermark
+/// generator per split (Flink's `fromSource(source, watermarkStrategy)`): a split's generator
+/// starts when the reader takes the split and stops holding the watermark back when the split is
+/// finished.
+pub(crate) struct WatermarkedSource<S, T> {
+    pub inner: S,
+    pub strategy: WatermarkStrategy<T>,
+}
+
+impl<T: Data, S: Source<T>> Source<T> for WatermarkedSource<S, T> {
+    type Split = S::Split;
+
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn boundedness(&self) -> Boundedness {
+        self.inner.boundedness()
+    }
+    fn create_enumerator(
+        &self,
+        parallelism: u32,
+    ) -> spate_runtime::Result<Box<dyn SplitEnumerator<S::Split>>> {
+        self.inner.create_enumerator(parallelism)
+    }
+    fn create_reader(&self, ctx: &TaskContext) -> spate_runtime::Result<Box<dyn SourceReader<T, S::Split>>> {
+        Ok(Box::new(WatermarkedReader {
+            inner: self.inner.create_reader(ctx)?,
+            strategy: self.strategy.clone(),
+            split: None,
+            splits_started: 0,
+            output: WatermarkOutput::default(),
+            emitted: i64::MIN,
+            interval_ms: ctx.config.get(&keys::AUTO_WATERMARK_INTERVAL).as_millis().max(1) as i64,
+            last_periodic: 0,
+            last_record: spate_runtime::time::now_ms(),
+            idle: false,
+        }))
+    }
+}
+
+struct WatermarkedReader<T, S> {
+    inner: Box<dyn SourceReader<T, S>>,
+    strategy: WatermarkStrategy<T>,
+    /// The generator of the split being read (the runtime hands a reader one split at a time).
+    split: Option<Box<dyn WatermarkGenerator>>,
+    splits_started: u64,
+    output: WatermarkOutput,
+    emitted: i64,
+    interval_ms: i64,
+    last_periodic: i64,
+    last_record: i64,
+    idle: bool,
+}
+
+/// Emits a pending watermark if it advances the reader's watermark.
+fn flush_pending(
+    output: &mut WatermarkOutput,
+    emitted: &mut i64,
+    idle: &mut bool,
+    out: &mut dyn SourceOutput<impl Sized>,
+) {
+    if let Some(w) = output.pending.take() {
+        if w > *emitted {
+            *emitted = w;
+            *idle = false;
+            out.emit_event(StreamEvent::Watermark(w));
+        }
+    }
+}
+
+/// Stamps records with their timestamp and feeds the split's generator.
+struct Stamping<'a, T> {
+    out: &'a mut dyn SourceOutput<T>,
+    assigner: Option<&'a TimestampFn<T>>,
+    generator: Option<&'a mut Box<dyn WatermarkGenerator>>,
+    output: &'a mut WatermarkOutput,
+    emitted: &'a mut i64,
+    idle: &'a mut bool,
+    on_every_event: bool,
+    records: u64,
+}
+
+impl<T> Collector<T> for Stamping<'_, T> {
+    fn collect(&mut self, record: T) {
+        let ts = match self.assigner {
+            Some(f) => f(&record, current_timestamp_raw()),
+            None => current_timestamp_raw(),
+        };
+        set_current_timestamp(ts);
+        self.records += 1;
+        let Some(g) = self.generator.as_deref_mut() else {
+            self.out.collect(record);
+            return;
+        };
+        g.on_event(ts, self.output);
+        self.out.collect(record);
+        if self.on_every_event {
+            g.on_periodic_emit(self.output);
+            flush_pending(self.output, self.emitted, self.idle, self.out);
+        }
+    }
+}
+
+impl<T: Data, S: Send> SourceReader<T, S> for WatermarkedReader<T, S> {
+    fn add_split(&mut self, split: S) -> spate_runtime::Result<()> {
+        self.split = Some((self.strategy.generator)());
+        self.splits_started += 1;
+        self.inner.add_split(split)
+    }
+
+    fn poll_next(&mut self, out: &mut dyn Collector<T>) -> spate_runtime::Result<ReadStatus> {
+        // Without an event channel: timestamps only.
+        let assigner = self.strategy.assigner.clone();
+        let mut stamp = |r: T| {
+            let ts = match &assigner {
+                Some(f) => f(&r, current_timestamp_raw()),
+                None => current_timestamp_raw(),
+            };
+            set_current_timestamp(ts);
+            out.collect(r);
+        };
+        let mut adapter = FnCollector(&mut stamp);
+        self.inner.poll_next(&mut adapter)
+    }
+
+    fn poll_next_with_events(&mut self, out: &mut dyn SourceOutput<T>) -> spate_runtime::Result<ReadStatus> {
+        let (status, records) = {
+            let mut stamping = Stamping {
+                out: &mut *out,
+                assigner: self.strategy.assigner.as_ref(),
+                generator: self.split.as_mut(),
+                output: &mut self.output,
+                emitted: &mut self.emitted,
+                idle: &mut self.idle,
+                on_every_event: self.strategy.on_every_event,
+                records: 0,
+            };
+            let status = self.inner.poll_next(&mut stamping)?;
+            (status, stamping.records)
+        };
+        let now = spate_runtime::time::now_ms();
+        if records > 0 {
+            self.last_record = now;
+        }
+        if now - self.last_periodic >= self.interval_ms {
+            self.last_periodic = now;
+            if let Some(g) = self.split.as_mut() {
+                g.on_periodic_emit(&mut self.output);
+            }
+        }
+        flush_pending(&mut self.output, &mut self.emitted, &mut self.idle, out);
+        if let Some(timeout) = self.strategy.idleness {
+            if !self.idle && records == 0 && now - self.last_record >= timeout.as_millis() as i64 {
+                self.idle = true;
+                out.emit_event(StreamEvent::Idle);
+            }
+        }
+        if matches!(status, ReadStatus::NeedSplit | ReadStatus::End) {
+            // The split is finished: its generator no longer holds the watermark back.
+            self.split = None;
+        }
+        Ok(status)
+    }
+}
+
+struct FnCollector<'a, F>(&'a mut F);
+
+impl<T, F: FnMut(T)> Collector<T> for FnCollector<'_, F> {
+    fn collect(&mut self, record: T) {
+        (self.0)(record)
     }
 }

@@ -360,7 +360,7 @@ impl<T: Data, S: Source<T>> SourceCode for SourceCodeImpl<T, S> {
                 if ctx.is_cancelled() {
                     failure::cancelled();
                 }
-                match ok_or_fail(reader.poll_next(&mut out)) {
+                match ok_or_fail(reader.poll_next_with_events(&mut out)) {
                     ReadStatus::MoreAvailable => {
                         if last_flush.elapsed() >= ctx.buffer_timeout {
                             out.flush();

@@ -103,6 +103,25 @@ pub trait SourceReader<T, S>: Send {
     fn add_split(&mut self, split: S) -> Result<()>;
     /// Emits some records (a bounded amount, so the task can flush and check for cancellation).
     fn poll_next(&mut self, out: &mut dyn Collector<T>) -> Result<ReadStatus>;
+
+    /// Like [`poll_next`](Self::poll_next), for readers that also emit watermarks or idleness
+    /// in between their records (per-split watermarks). The runtime calls this one; by default it
+    /// is `poll_next`.
+    fn poll_next_with_events(&mut self, out: &mut dyn SourceOutput<T>) -> Result<ReadStatus> {
+        self.poll_next(out)
+    }
+}
+
+/// Where a source reader emits records and, in between them, watermarks or idleness.
+pub trait SourceOutput<T>: Collector<T> {
+    /// Emits a watermark or idleness after the records emitted so far.
+    fn emit_event(&mut self, event: crate::time::StreamEvent);
+}
+
+impl<T, O: crate::output::Output<T> + ?Sized> SourceOutput<T> for O {
+    fn emit_event(&mut self, event: crate::time::StreamEvent) {
+        crate::output::Output::emit_event(self, event)
+    }
 }
 
 /// An enumerator over a fixed list of splits, handed out in order to whoever asks first.
