@@ -223,28 +223,6 @@ impl<T: Data> DataStream<T> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bounded_out_of_orderness_is_max_minus_bound_minus_one() {
-        let mut g = BoundedOutOfOrderness::new(Duration::from_millis(200));
-        let mut out = WatermarkOutput::default();
-        g.on_event(1000, &mut out);
-        g.on_event(700, &mut out);
-        assert_eq!(out.pending, None, "no watermark on events");
-        g.on_periodic_emit(&mut out);
-        assert_eq!(out.pending, Some(799));
-        let mut fresh = WatermarkOutput::default();
-        BoundedOutOfOrderness::new(Duration::from_millis(5)).on_periodic_emit(&mut fresh);
-        assert!(
-            fresh.pending.unwrap() < -1_000_000_000_000,
-            "no events: far in the past"
-        );
-    }
-}
-
 /// A source whose reader assigns timestamps and generates watermarks itself, with one watermark
 /// generator per split (Flink's `fromSource(source, watermarkStrategy)`): a split's generator
 /// starts when the reader takes the split and stops holding the watermark back when the split is
@@ -415,5 +393,27 @@ struct FnCollector<'a, F>(&'a mut F);
 impl<T, F: FnMut(T)> Collector<T> for FnCollector<'_, F> {
     fn collect(&mut self, record: T) {
         (self.0)(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_out_of_orderness_is_max_minus_bound_minus_one() {
+        let mut g = BoundedOutOfOrderness::new(Duration::from_millis(200));
+        let mut out = WatermarkOutput::default();
+        g.on_event(1000, &mut out);
+        g.on_event(700, &mut out);
+        assert_eq!(out.pending, None, "no watermark on events");
+        g.on_periodic_emit(&mut out);
+        assert_eq!(out.pending, Some(799));
+        let mut fresh = WatermarkOutput::default();
+        BoundedOutOfOrderness::new(Duration::from_millis(5)).on_periodic_emit(&mut fresh);
+        assert!(
+            fresh.pending.unwrap() < -1_000_000_000_000,
+            "no events: far in the past"
+        );
     }
 }
