@@ -461,13 +461,13 @@ fn watermarks_generated_inside_the_source_per_split() {
 
     // One generator per split: a sequence read by one subtask comes in 4 splits.
     #[derive(Clone)]
-    struct Counting(Arc<AtomicUsize>, i64);
+    struct Counting(i64);
     impl WatermarkGenerator for Counting {
         fn on_event(&mut self, ts: i64, _: &mut WatermarkOutput) {
-            self.1 = self.1.max(ts);
+            self.0 = self.0.max(ts);
         }
         fn on_periodic_emit(&mut self, out: &mut WatermarkOutput) {
-            out.emit_watermark(self.1);
+            out.emit_watermark(self.0);
         }
     }
     let made = Arc::new(AtomicUsize::new(0));
@@ -475,7 +475,7 @@ fn watermarks_generated_inside_the_source_per_split() {
     let env = streaming(1);
     let strategy = WatermarkStrategy::for_generator(move || {
         m.fetch_add(1, Ordering::SeqCst);
-        Counting(Arc::new(AtomicUsize::new(0)), i64::MIN)
+        Counting(i64::MIN)
     })
     .with_timestamp_assigner(|x: &i64, _| *x);
     let counts = env
