@@ -494,3 +494,41 @@ fn watermarks_generated_inside_the_source_per_split() {
     c.sort();
     assert_eq!(c, [(0, 1000), (1000, 1000), (2000, 1000), (3000, 1000)]);
 }
+
+#[test]
+fn global_windows_fire_only_through_their_trigger() {
+    let data: Vec<Ev> = (0..10)
+        .map(|i| ev(if i % 2 == 0 { "x" } else { "y" }, i, i))
+        .collect();
+    let run = |trigger: Option<Trigger>| {
+        let env = streaming(2);
+        let w = env
+            .from_collection(data.clone())
+            .key_by(|e: &Ev| e.0.clone())
+            .window(GlobalWindows::create());
+        let w = match trigger {
+            Some(t) => w.trigger(t),
+            None => w,
+        };
+        let out = w
+            .process(
+                |k: &String, _: &TimeWindow, items: Vec<Ev>, out: &mut dyn Collector<(String, i64)>| {
+                    out.collect((k.clone(), items.iter().map(|e| e.2).sum()))
+                },
+            )
+            .collect();
+        env.execute("global").unwrap();
+        let mut got = out.take();
+        got.sort();
+        got
+    };
+    // Purging count trigger = tumbling count windows.
+    let x = |v| ("x".to_string(), v);
+    let y = |v| ("y".to_string(), v);
+    assert_eq!(
+        run(Some(Trigger::purging(Trigger::count(2)))),
+        [x(2), x(10), y(4), y(12)]
+    );
+    // Without a trigger a global window never fires, not even at the end of the input.
+    assert_eq!(run(None), []);
+}

@@ -69,7 +69,7 @@ pub mod prelude {
     pub use crate::ops::interval_join::ProcessJoinContext;
     pub use crate::window::Trigger;
     pub use crate::window::{
-        EventTimeSessionWindows, ProcessingTimeSessionWindows, SlidingEventTimeWindows,
+        EventTimeSessionWindows, GlobalWindows, ProcessingTimeSessionWindows, SlidingEventTimeWindows,
         SlidingProcessingTimeWindows, TumblingEventTimeWindows, TumblingProcessingTimeWindows,
     };
     pub use crate::{

@@ -35,7 +35,7 @@ pub mod operator;
 pub mod windowed_stream;
 
 pub use assigner::{
-    EventTimeSessionWindows, ProcessingTimeSessionWindows, SlidingEventTimeWindows,
+    EventTimeSessionWindows, GlobalWindows, ProcessingTimeSessionWindows, SlidingEventTimeWindows,
     SlidingProcessingTimeWindows, TimeWindow, Trigger, TumblingEventTimeWindows,
     TumblingProcessingTimeWindows, WindowAssigner,
 };

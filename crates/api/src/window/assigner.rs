@@ -69,6 +69,9 @@ pub enum WindowAssigner {
     },
     /// Windows that grow while elements arrive less than `gap` apart, and merge.
     Session { gap: i64, event_time: bool },
+    /// One window holding every element of a key; it fires only through a trigger (e.g.
+    /// [`Trigger::count`]), never by time.
+    Global,
 }
 
 impl WindowAssigner {
@@ -78,6 +81,7 @@ impl WindowAssigner {
             WindowAssigner::Tumbling { event_time, .. }
             | WindowAssigner::Sliding { event_time, .. }
             | WindowAssigner::Session { event_time, .. } => event_time,
+            WindowAssigner::Global => false,
         }
     }
 
@@ -111,6 +115,7 @@ impl WindowAssigner {
                 }
             }
             WindowAssigner::Session { gap, .. } => out.push(TimeWindow::new(ts, ts + gap)),
+            WindowAssigner::Global => out.push(TimeWindow::global()),
         }
     }
 
@@ -149,6 +154,17 @@ macro_rules! assigner_type {
         #[derive(Debug)]
         pub struct $name;
     };
+}
+
+/// The global window: one window per key, fired by a trigger only (Flink's `GlobalWindows`).
+#[derive(Debug)]
+pub struct GlobalWindows;
+
+impl GlobalWindows {
+    /// The global window assigner.
+    pub fn create() -> WindowAssigner {
+        WindowAssigner::Global
+    }
 }
 
 assigner_type!(

@@ -147,7 +147,7 @@ impl<T: Data, K: Key, F: WindowFn<T, K>> WindowOperator<T, K, F> {
             }
             if !pane.fired {
                 pane.fired = true;
-                if self.trigger.fires_on_time() {
+                if self.trigger.fires_on_time() && self.assigner != WindowAssigner::Global {
                     for (k, (acc, _)) in &pane.accs {
                         Self::emit(&mut self.f, k, w, acc, out);
                     }

@@ -116,6 +116,7 @@ impl<T: Data, K: Key> WindowedStream<T, K> {
                     if event_time { "EventTime" } else { "ProcessingTime" }
                 )
             }
+            Kind::Time(WindowAssigner::Global) => "Global".to_string(),
             Kind::Count { size, slide } => format!("Count({size}, every {slide})"),
         };
         format!("Window {how}: {what}")
