@@ -101,8 +101,11 @@ cmd_start() {
     return 0
   fi
   build_if_needed
-  mkdir -p "$DIR/logs"
+    mkdir -p "$DIR/logs"
   rm -f "$PIDFILE" "$DIR/cluster.env"
+  # Empty the log now: the background redirection below may truncate it only after the wait loop
+  # has already read a ready line left by an earlier run.
+  : >"$LOG"
   java_cmd
   local t0=$SECONDS
   # Own session (no terminal signals), stdin from /dev/null (so --no-stdin), SIGTERM stops it.

@@ -3,7 +3,9 @@
 //! HDFS print a skip message and pass, unless `SPATE_REQUIRE_HADOOP=1`.
 #![allow(clippy::unwrap_used)]
 
+mod csv;
 mod errors;
 mod fixture;
+mod parquet;
 mod read;
 mod write;

@@ -18,6 +18,8 @@ pub mod generator;
 pub mod hdfs;
 /// A single-subtask source over an iterator.
 pub mod iterator;
+/// Fast line reading shared by the text sources.
+pub mod lines;
 /// Printing to standard output.
 pub mod print;
 /// A source over a range of numbers.

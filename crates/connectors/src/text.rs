@@ -11,7 +11,7 @@ use spate_runtime::source::{
 };
 use spate_runtime::{Collector, Error, Result, TaskContext};
 use std::fs::File;
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::io::{BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// Smallest split: below this, more splits cost more than they balance.
@@ -160,8 +160,7 @@ impl SourceReader<String, FileSplit> for TextReader {
                 .seek(SeekFrom::Start(split.start - 1))
                 .map_err(|e| Error::io(format!("cannot seek in {}", split.path.display()), e))?;
             self.buf.clear();
-            let n = reader
-                .read_until(b'\n', &mut self.buf)
+            let n = crate::lines::read_line(&mut reader, &mut self.buf)
                 .map_err(|e| Error::io(format!("cannot read {}", split.path.display()), e))?;
             pos = split.start - 1 + n as u64;
         }
@@ -184,9 +183,7 @@ impl SourceReader<String, FileSplit> for TextReader {
                 return Ok(ReadStatus::MoreAvailable);
             }
             self.buf.clear();
-            let n = s
-                .reader
-                .read_until(b'\n', &mut self.buf)
+            let n = crate::lines::read_line(&mut s.reader, &mut self.buf)
                 .map_err(|e| Error::io(format!("cannot read {}", s.path.display()), e))?;
             if n == 0 {
                 self.current = None;

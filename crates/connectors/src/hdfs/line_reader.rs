@@ -6,7 +6,7 @@
 use crate::hdfs::split::FsSplit;
 use spate_fs::FileSystem;
 use spate_runtime::{Error, Result};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 
 /// Read buffer: large, so each HDFS packet is copied once and calls are few.
 const READ_BUFFER: usize = 1 << 20;
@@ -51,9 +51,7 @@ impl SplitLineReader {
     /// Reads up to and including the next newline into `buf`; the number of bytes read.
     fn read_raw_line(&mut self) -> Result<usize> {
         self.buf.clear();
-        let n = self
-            .reader
-            .read_until(b'\n', &mut self.buf)
+        let n = crate::lines::read_line(&mut self.reader, &mut self.buf)
             .map_err(|e| Error::io(format!("cannot read {}", self.name), e))?;
         self.pos += n as u64;
         Ok(n)

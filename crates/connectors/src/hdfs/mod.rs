@@ -4,8 +4,22 @@
 //!
 //! (`mod.rs` rather than `hdfs.rs` next to the folder: this module is kept to its own folder.)
 
+/// Parsing one CSV line strictly.
+pub mod csv_parse;
+/// The CSV part-file sink.
+pub mod csv_sink;
+/// The CSV record source.
+pub mod csv_source;
 /// Reading the lines of one split, each line exactly once across splits.
 pub mod line_reader;
+/// Values and rows of Parquet files, to and from Arrow batches.
+pub mod parquet_row;
+/// The Parquet part-file sink.
+pub mod parquet_sink;
+/// The Parquet row source (a split per row group).
+pub mod parquet_source;
+/// Hidden in-progress part files committed by rename (shared by the file sinks).
+pub mod part_files;
 /// Split planning (block-aligned on HDFS) and a locality-preferring enumerator.
 pub mod split;
 /// The text sink with in-progress files.
@@ -13,6 +27,12 @@ pub mod text_sink;
 /// The text-line source.
 pub mod text_source;
 
+pub use csv_parse::CsvFormat;
+pub use csv_sink::CsvSink;
+pub use csv_source::CsvSource;
+pub use parquet_row::{Row, Value};
+pub use parquet_sink::ParquetSink;
+pub use parquet_source::ParquetSource;
 pub use split::FsSplit;
 pub use text_sink::FsTextSink;
 pub use text_source::HdfsTextSource;

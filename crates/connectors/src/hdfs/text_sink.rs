@@ -6,16 +6,17 @@
 //! Part files of an earlier run are removed when the job starts (Flink's `OVERWRITE` mode).
 
 use super::fs_error;
-use crate::text_sink::{part_file_name, LineFormat};
-use spate_fs::{FileSystem, FileWriter, FsUri};
+pub use super::part_files::in_progress_name;
+use super::part_files::PartFiles;
+use crate::text_sink::LineFormat;
+use spate_fs::FileWriter;
 use spate_runtime::sink::{Sink, SinkWriter};
 use spate_runtime::{Error, Result, TaskContext};
 use std::io::Write;
-use std::sync::Arc;
 
 /// Writes records as lines into part files in a directory (`hdfs://...`, `file://...`, a path).
 pub struct FsTextSink<T> {
-    uri: String,
+    parts: PartFiles,
     format: LineFormat<T>,
 }
 
@@ -23,80 +24,31 @@ impl<T> FsTextSink<T> {
     /// A sink writing into directory `uri`, formatting each record with `format`.
     pub fn new(uri: impl Into<String>, format: LineFormat<T>) -> Self {
         FsTextSink {
-            uri: uri.into(),
+            parts: PartFiles::new(uri, ""),
             format,
         }
     }
-
-    fn dir(&self) -> Result<(Arc<dyn FileSystem>, FsUri)> {
-        spate_fs::resolve(&self.uri).map_err(fs_error)
-    }
-}
-
-/// The hidden name subtask `i` writes to before the job succeeds.
-pub fn in_progress_name(subtask: u32) -> String {
-    format!(".{}.inprogress", part_file_name(subtask))
-}
-
-/// The visible name of an in-progress file's name, if it is one.
-fn visible_name(name: &str) -> Option<&str> {
-    name.strip_prefix('.')?
-        .strip_suffix(".inprogress")
-        .filter(|n| n.starts_with("part-"))
 }
 
 impl<T: Send + 'static> Sink<T> for FsTextSink<T> {
     fn name(&self) -> String {
-        format!("Text({})", self.uri)
+        format!("Text({})", self.parts.uri())
     }
 
     fn initialize(&self, _parallelism: u32) -> Result<()> {
-        let (fs, dir) = self.dir()?;
-        match fs.status(&dir) {
-            Ok(s) if !s.is_dir => {
-                return Err(Error::Other(format!(
-                    "output path {dir} exists and is not a directory"
-                )))
-            }
-            Ok(_) => {}
-            Err(e) if e.is_not_found() => fs.mkdirs(&dir).map_err(fs_error)?,
-            Err(e) => return Err(fs_error(e)),
-        }
-        for entry in fs.list_dir(&dir).map_err(fs_error)? {
-            let name = entry.uri.file_name();
-            if !entry.is_dir && (name.starts_with("part-") || visible_name(name).is_some()) {
-                fs.delete(&entry.uri, false).map_err(fs_error)?;
-            }
-        }
-        Ok(())
+        self.parts.prepare()
     }
 
     fn create_writer(&self, ctx: &TaskContext) -> Result<Box<dyn SinkWriter<T>>> {
-        let (fs, dir) = self.dir()?;
-        let file = fs
-            .create(&dir.join(&in_progress_name(ctx.subtask)), true)
-            .map_err(fs_error)?;
         Ok(Box::new(FsTextWriter {
-            out: Some(file),
+            out: Some(self.parts.create(ctx.subtask)?),
             format: self.format.clone(),
             line: String::new(),
         }))
     }
 
     fn finalize(&self, success: bool) -> Result<()> {
-        let (fs, dir) = self.dir()?;
-        for entry in fs.list_dir(&dir).map_err(fs_error)? {
-            let Some(visible) = visible_name(entry.uri.file_name()).map(str::to_string) else {
-                continue;
-            };
-            if success {
-                fs.rename(&entry.uri, &dir.join(&visible)).map_err(fs_error)?;
-            } else {
-                fs.delete(&entry.uri, false).map_err(fs_error)?;
-            }
-        }
-        tracing::debug!(output = %dir, committed = success, "text sink finalized");
-        Ok(())
+        self.parts.commit(success)
     }
 }
 
@@ -142,6 +94,7 @@ impl<T: Send> SinkWriter<T> for FsTextWriter<T> {
 mod tests {
     use super::*;
     use spate_graph::ExecutionMode;
+    use std::sync::Arc;
 
     fn write(sink: &FsTextSink<u32>, subtask: u32, records: &[u32]) {
         let mut ctx = TaskContext::standalone(ExecutionMode::Batch);
