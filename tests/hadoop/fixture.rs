@@ -17,9 +17,13 @@ pub fn hadoop(test: &str) -> Option<&'static Hadoop> {
     let h = HADOOP.get_or_init(|| {
         let conf = std::env::var("HADOOP_CONF_DIR").ok()?;
         let core = std::fs::read_to_string(Path::new(&conf).join("core-site.xml")).unwrap();
-        Some(Hadoop {
+        let h = Hadoop {
             default_fs: xml_value(&core, "fs.defaultFS").unwrap(),
-        })
+        };
+        // Every test path lives under /spate-it (see `unique`); `hdfs dfs -put` does not create
+        // parent directories, so make it once before any test runs.
+        h.cli(&["fs", "-mkdir", "-p", "/spate-it"]);
+        Some(h)
     });
     if h.is_none() {
         assert!(
