@@ -5,7 +5,7 @@
 
 use super::fs_error;
 use super::parquet_row::{batch_to_rows, Row};
-use super::split::{FsSplit, LocalityEnumerator};
+use super::split::{hosts_of, FsSplit, LocalityEnumerator};
 use super::text_source::HdfsTextSource;
 use bytes::{Buf, Bytes};
 use parquet::arrow::arrow_reader::{
@@ -14,7 +14,7 @@ use parquet::arrow::arrow_reader::{
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader, RowGroupMetaData};
 use parquet::file::reader::{ChunkReader, Length};
-use spate_fs::{BlockLocation, FileSystem, FsUri};
+use spate_fs::{FileSystem, FsUri};
 use spate_runtime::source::{Boundedness, ReadStatus, Source, SourceReader, SplitEnumerator};
 use spate_runtime::{Collector, Error, Result, TaskContext};
 use std::io::Read;
@@ -63,17 +63,6 @@ impl ParquetSource {
         }
         Ok(splits)
     }
-}
-
-/// The hosts of the block overlapping `start..end` the most.
-fn hosts_of(blocks: &[BlockLocation], start: u64, end: u64) -> Vec<String> {
-    let overlap = |b: &BlockLocation| end.min(b.offset + b.len).saturating_sub(start.max(b.offset));
-    blocks
-        .iter()
-        .filter(|b| overlap(b) > 0)
-        .max_by_key(|b| overlap(b))
-        .map(|b| b.hosts.clone())
-        .unwrap_or_default()
 }
 
 /// The error for a file that cannot be decoded.

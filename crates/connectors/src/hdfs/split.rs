@@ -82,7 +82,7 @@ fn cut(len: u64, size: u64, fold: bool) -> Vec<(u64, u64)> {
 }
 
 /// The hosts of the block overlapping `start..end` the most.
-fn hosts_of(blocks: &[BlockLocation], start: u64, end: u64) -> Vec<String> {
+pub(crate) fn hosts_of(blocks: &[BlockLocation], start: u64, end: u64) -> Vec<String> {
     let overlap = |b: &BlockLocation| end.min(b.offset + b.len).saturating_sub(start.max(b.offset));
     blocks
         .iter()
