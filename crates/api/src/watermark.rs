@@ -141,13 +141,7 @@ struct TimestampsAndWatermarks<T> {
 
 impl<T: Data> TimestampsAndWatermarks<T> {
     fn flush_watermark<C: Output<T>>(&mut self, out: &mut C) {
-        if let Some(w) = self.output.pending.take() {
-            if w > self.emitted {
-                self.emitted = w;
-                self.idle = false;
-                out.emit_event(StreamEvent::Watermark(w));
-            }
-        }
+        flush_pending(&mut self.output, &mut self.emitted, &mut self.idle, out);
         if self.output.idle && !self.idle {
             self.output.idle = false;
             self.idle = true;

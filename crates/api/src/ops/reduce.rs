@@ -10,27 +10,17 @@ use std::ops::Add;
 /// Per-key values; `None` only while a value is being reduced.
 pub(crate) type KeyedValues<K, T> = FxHashMap<K, Option<T>>;
 
-/// Reduces `record` into its key's entry (cloning the key only for a new entry) and shows the
-/// new value to `emit`.
+/// Reduces `record` into its key's entry, cloning the key only for a new entry.
 #[inline]
-pub(crate) fn reduce_into<T, K: Key>(
-    map: &mut KeyedValues<K, T>,
-    key: &KeyFn<T, K>,
-    record: T,
-    f: &impl Fn(T, T) -> T,
-    emit: impl FnOnce(&T),
-) {
+fn reduce_into<T, K: Key>(map: &mut KeyedValues<K, T>, key: &KeyFn<T, K>, record: T, f: &impl Fn(T, T) -> T) {
     let m = &mut *map;
     if let Some(slot) = key.with_key(&record, move |k| m.get_mut(k)) {
         if let Some(acc) = slot.take() {
-            let v = f(acc, record);
-            emit(&v);
-            *slot = Some(v);
+            *slot = Some(f(acc, record));
         }
         return;
     }
     let k = key.key_of(&record);
-    emit(&record);
     map.insert(k, Some(record));
 }
 
@@ -58,7 +48,7 @@ impl<T: Data, K: Key, F: Fn(T, T) -> T + Send + 'static> Operator<T, (K, T)> for
             out.collect((self.key.key_of(&record), record));
             return;
         }
-        reduce_into(&mut self.map, &self.key, record, &self.f, |_| {});
+        reduce_into(&mut self.map, &self.key, record, &self.f);
         if self.map.len() >= self.max_keys {
             self.map
                 .drain()
