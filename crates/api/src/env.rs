@@ -1,4 +1,5 @@
 use crate::stream::DataStream;
+use spate_cluster::role::Role;
 use spate_common::config::{keys, Configuration};
 use spate_common::ids::OperatorId;
 use spate_connectors::collection::CollectionSource;
@@ -223,12 +224,40 @@ impl StreamEnv {
     }
 
     /// Runs every pipeline built so far and waits for its end.
+    ///
+    /// Run by `spate run -m HOST:PORT`, the job goes to that cluster instead: this returns when it
+    /// ended there (see `spate_cluster::role` for how the same binary plays the cluster's parts).
     pub fn execute(&self, job_name: &str) -> Result<JobResult> {
-        LocalExecutor.execute(self.submission(job_name))
+        match Role::from_env().map_err(spate_runtime::Error::Other)? {
+            None => LocalExecutor.execute(self.submission(job_name)),
+            Some(role) => {
+                let mut sub = self.submission(job_name);
+                if role == Role::Submit {
+                    let embedded_only = (sub.code.nodes.values())
+                        .any(|c| matches!(c, NodeCode::Operator(o) if o.embedded_only()));
+                    if embedded_only {
+                        return Err(spate_runtime::Error::Other(
+                            "the job uses collect(), which hands records back to an embedded job only; write them to a sink (write_as_text, print, ...) to run it on a cluster".into(),
+                        ));
+                    }
+                    // Workers on other machines must plan the same graph: pin the parallelism this
+                    // machine chose.
+                    if !sub.config.contains(keys::PARALLELISM_DEFAULT.spec.name) {
+                        sub.config.set(&keys::PARALLELISM_DEFAULT, self.parallelism())?;
+                    }
+                }
+                spate_cluster::run_role(role, sub)
+            }
+        }
     }
 
-    /// Starts the job and returns a handle to wait for it or cancel it.
+    /// Starts the job and returns a handle to wait for it or cancel it (embedded mode only).
     pub fn execute_async(&self, job_name: &str) -> Result<JobHandle> {
+        if Role::from_env().map_err(spate_runtime::Error::Other)?.is_some() {
+            return Err(spate_runtime::Error::Other(
+                "execute_async runs jobs in embedded mode only; use execute() to run on a cluster".into(),
+            ));
+        }
         LocalExecutor.submit(self.submission(job_name))
     }
 }

@@ -3,22 +3,26 @@
 //! Only the argument model and the dispatch live here; `spate run` is in [`run`] and the
 //! `spate config` commands are in [`config_cmd`].
 
+mod cluster_cmd;
 mod config_cmd;
 mod run;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// Run and inspect Spate jobs.
+/// Run and inspect Spate jobs; run a Spate cluster.
 ///
 /// A Spate job is an ordinary executable linked with the Spate library. `spate run` checks the
 /// configuration, hands it to the job binary through environment variables and runs the binary
-/// in embedded mode (the whole dataflow inside that one process).
+/// in embedded mode (the whole dataflow inside that one process), or with `-m HOST:PORT` submits
+/// it to a cluster's JobManager.
 #[derive(Debug, Parser)]
 #[command(name = "spate", version, propagate_version = true)]
 #[command(after_long_help = "\
 Examples:
   spate run -p 4 -D execution.runtime-mode=BATCH ./target/release/wordcount --input words.txt
+  spate run -m localhost:6123 ./target/release/wordcount --input words.txt --output counts
+  spate list -m localhost:8081
   spate config show -c conf/config.yaml -D parallelism.default=8
   spate config keys")]
 struct Cli {
@@ -42,6 +46,30 @@ enum Command {
     /// Inspect the configuration keys and the effective configuration.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
+    /// Start a JobManager: the cluster's coordinator (RPC on 6123, REST and dashboard on 8081).
+    ///
+    /// Unless security.cluster.secret is set, it generates the cluster secret and writes it to
+    /// security.cluster.secret-file (default: $TMPDIR/spate-$USER/cluster-<rpc-port>.secret),
+    /// where TaskManagers and clients on this machine find it.
+    Jobmanager(cluster_cmd::JobManagerArgs),
+    /// Start a TaskManager that offers its slots to a JobManager and runs job workers.
+    Taskmanager(cluster_cmd::TaskManagerArgs),
+    /// List the jobs of a cluster (through its REST API).
+    List(cluster_cmd::ListArgs),
+    /// Cancel a job on a cluster (through its REST API).
+    Cancel(cluster_cmd::CancelArgs),
+}
+
+/// Log lines of the long-running commands go to standard error, at `RUST_LOG` (default info).
+pub(crate) fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
 }
 
 /// An error with the exit status other than 1 that it calls for.
@@ -64,6 +92,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Config(cmd) => config_cmd::run(&cmd).map(|()| ExitCode::SUCCESS),
+        Command::Jobmanager(args) => cluster_cmd::jobmanager(&args).map(|()| ExitCode::SUCCESS),
+        Command::Taskmanager(args) => cluster_cmd::taskmanager(&args).map(|()| ExitCode::SUCCESS),
+        Command::List(args) => cluster_cmd::list(&args).map(|()| ExitCode::SUCCESS),
+        Command::Cancel(args) => cluster_cmd::cancel(&args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -4,7 +4,7 @@ use crate::config_cmd::{self, ConfigArgs};
 use crate::ExitStatusError;
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
-use spate_common::config::{keys, ENV_CONFIG_FILE, ENV_DYNAMIC_PROPERTIES};
+use spate_common::config::{keys, Configuration, ENV_CONFIG_FILE, ENV_DYNAMIC_PROPERTIES};
 use std::ffi::OsString;
 use std::io::ErrorKind;
 use std::path::Path;
@@ -29,6 +29,16 @@ pub(crate) struct RunArgs {
 
     #[command(flatten)]
     config: ConfigArgs,
+
+    /// Submit to the cluster whose JobManager RPC endpoint is HOST:PORT (e.g. localhost:6123)
+    /// instead of running embedded: the job binary is uploaded with the job, and spate waits for
+    /// the job and exits 0 only if it finished.
+    #[arg(short = 'm', long = "jobmanager", value_name = "HOST:PORT")]
+    jobmanager: Option<String>,
+
+    /// With -m: return once the job is submitted, printing its id.
+    #[arg(short = 'd', long)]
+    detached: bool,
 
     /// The job binary (a program linked with Spate; found on PATH if it has no `/`), then its
     /// arguments, passed through verbatim (even ones that look like options of spate).
@@ -70,6 +80,11 @@ pub(crate) fn run(args: &RunArgs) -> Result<ExitCode> {
     command
         .args(job_args)
         .env(ENV_DYNAMIC_PROPERTIES, conf.to_properties());
+    if let Some(jm) = &args.jobmanager {
+        submit_env(&mut command, &conf, jm, args)?;
+    } else if args.detached {
+        bail!("--detached needs a cluster to submit to (-m HOST:PORT)");
+    }
     match &file {
         Some(path) => command.env(ENV_CONFIG_FILE, path),
         None => command.env_remove(ENV_CONFIG_FILE),
@@ -79,6 +94,36 @@ pub(crate) fn run(args: &RunArgs) -> Result<ExitCode> {
         .wait()
         .with_context(|| format!("waiting for job binary '{}'", args.job().0.display()))?;
     Ok(exit_code(args, status))
+}
+
+/// Makes the job binary submit itself to the JobManager at `jm` (see `spate_cluster::role`).
+fn submit_env(command: &mut Command, conf: &Configuration, jm: &str, args: &RunArgs) -> Result<()> {
+    use spate_cluster::role;
+    let port = jm
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse::<u16>().ok())
+        .ok_or_else(|| anyhow::anyhow!("-m '{jm}': expected HOST:PORT of the JobManager's RPC endpoint"))?;
+    let secret = spate_cluster::auth::load_secret(conf, port)?;
+    let job = args.job().0;
+    let binary = if job.components().count() > 1 {
+        std::fs::canonicalize(job).map_err(|e| cannot_start(args, &e))?
+    } else {
+        find_on_path(job)
+            .ok_or_else(|| cannot_start(args, &std::io::Error::new(ErrorKind::NotFound, "not on PATH")))?
+    };
+    command
+        .env(role::ENV_ROLE, "submit")
+        .env(role::ENV_JOBMANAGER, jm)
+        .env(role::ENV_SECRET, secret.to_hex())
+        .env(role::ENV_JOB_BINARY, binary)
+        .env(role::ENV_DETACHED, if args.detached { "1" } else { "0" });
+    Ok(())
+}
+
+fn find_on_path(name: &Path) -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
 }
 
 fn cannot_start(args: &RunArgs, e: &std::io::Error) -> anyhow::Error {

@@ -52,6 +52,9 @@ impl<T: Send + 'static> Sink<T> for CollectSink<T> {
     fn name(&self) -> String {
         "Collect".into()
     }
+    fn embedded_only(&self) -> bool {
+        true
+    }
     fn initialize(&self, _parallelism: u32) -> Result<()> {
         if let Ok(mut v) = self.shared.lock() {
             v.clear();

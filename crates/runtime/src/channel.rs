@@ -11,6 +11,7 @@
 
 use crate::context::JobControl;
 use crate::error::{Error, Result};
+use crate::remote::{encode_batch, encode_event, FrameKind, RemoteLink};
 use crate::time::{StreamEvent, MAX_WATERMARK, NO_TIMESTAMP};
 use crate::Data;
 use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
@@ -87,6 +88,8 @@ pub enum ChannelTx<T> {
     Pipelined(Sender<Envelope<T>>),
     /// Blocking partition.
     Blocking(Arc<BlockingPartition<T>>),
+    /// A channel in another process (either kind), reached through the network.
+    Remote(Arc<dyn RemoteLink>),
 }
 
 impl<T> Clone for ChannelTx<T> {
@@ -94,6 +97,7 @@ impl<T> Clone for ChannelTx<T> {
         match self {
             ChannelTx::Pipelined(s) => ChannelTx::Pipelined(s.clone()),
             ChannelTx::Blocking(p) => ChannelTx::Blocking(p.clone()),
+            ChannelTx::Remote(l) => ChannelTx::Remote(l.clone()),
         }
     }
 }
@@ -115,6 +119,10 @@ impl<T: Data> ChannelTx<T> {
                 send_pipelined(tx, Envelope::Records { producer, batch }, control).map(Ok)
             }
             ChannelTx::Blocking(p) => Ok(p.write(&batch)),
+            ChannelTx::Remote(link) => match encode_batch(&batch) {
+                Ok(bytes) => link.send(producer, FrameKind::Records, bytes, control),
+                Err(e) => Ok(Err(e)),
+            },
         }
     }
 
@@ -128,6 +136,11 @@ impl<T: Data> ChannelTx<T> {
         match self {
             ChannelTx::Pipelined(tx) => send_pipelined(tx, Envelope::Event { producer, event }, control),
             ChannelTx::Blocking(_) => Ok(()),
+            ChannelTx::Remote(link) => match encode_event(event) {
+                // An encoding failure of a plain enum cannot happen; the event is dropped if it does.
+                Ok(bytes) => link.send(producer, FrameKind::Event, bytes, control).map(|_| ()),
+                Err(_) => Ok(()),
+            },
         }
     }
 
@@ -136,6 +149,12 @@ impl<T: Data> ChannelTx<T> {
         match self {
             ChannelTx::Pipelined(tx) => send_pipelined(tx, Envelope::End { producer }, control),
             ChannelTx::Blocking(_) => Ok(()),
+            // The end waits until the consumer's process holds every frame: a batch consumer is
+            // scheduled as soon as its producers ended, and must find its partition complete.
+            ChannelTx::Remote(link) => match link.send(producer, FrameKind::End, Vec::new(), control)? {
+                Ok(()) => link.finish(producer, control).map(|_| ()),
+                Err(_) => Err(WasCancelled),
+            },
         }
     }
 }
@@ -150,16 +169,19 @@ fn send_pipelined<T>(
         Err(TrySendError::Disconnected(_)) => return Err(WasCancelled),
         Err(TrySendError::Full(m)) => msg = m,
     }
-    loop {
+    let waiting = std::time::Instant::now();
+    let sent = loop {
         if control.is_cancelled() {
-            return Err(WasCancelled);
+            break Err(WasCancelled);
         }
         match tx.send_timeout(msg, CANCEL_POLL) {
-            Ok(()) => return Ok(()),
+            Ok(()) => break Ok(()),
             Err(SendTimeoutError::Timeout(m)) => msg = m,
-            Err(SendTimeoutError::Disconnected(_)) => return Err(WasCancelled),
+            Err(SendTimeoutError::Disconnected(_)) => break Err(WasCancelled),
         }
-    }
+    };
+    crate::remote::TaskIo::backpressured_since(waiting);
+    sent
 }
 
 /// The consumer side.
@@ -289,7 +311,10 @@ impl<T: Data> ChannelRx<T> {
                             if control.is_cancelled() {
                                 return Ok(Err(WasCancelled));
                             }
-                            match rx.recv_timeout(CANCEL_POLL) {
+                            let waiting = std::time::Instant::now();
+                            let got = rx.recv_timeout(CANCEL_POLL);
+                            crate::remote::TaskIo::idle_since(waiting);
+                            match got {
                                 Ok(m) => break m,
                                 Err(RecvTimeoutError::Timeout) => continue,
                                 Err(RecvTimeoutError::Disconnected) => {

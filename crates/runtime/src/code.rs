@@ -7,12 +7,13 @@
 //! `Box<dyn Output<I>>`.
 
 use crate::channel::{self, ChannelRx, ChannelTx, Received};
-use crate::context::TaskContext;
+use crate::context::{JobControl, TaskContext};
 use crate::error::{Error, Result};
 use crate::failure;
 use crate::operator::{ChainLink, Chained, CountingOutput, Operator, SideOutputs};
 use crate::output::{combine, erase, unerase, Discard, ErasedOutput, Output};
 use crate::record_writer::{Partitioner, RecordWriter};
+use crate::remote::{ChannelInbox, RemoteInbox, RemoteLink};
 use crate::sink::{Sink, SinkOperator};
 use crate::source::{ReadStatus, Source, SplitEnumerator};
 use crate::time::{now_ms, set_current_timestamp, StreamEvent, MAX_WATERMARK, NO_TIMESTAMP};
@@ -54,6 +55,10 @@ pub trait InputCode: Send + Sync {
     fn channel(&self, spec: &ChannelSpec) -> (ErasedTx, ErasedRx);
     /// Feeds the channel into the chain head until every producer ended, then ends the chain.
     fn drive(&self, ctx: &TaskContext, rx: ErasedRx, head: ErasedOutput) -> Result<()>;
+    /// The producer side of a consumer channel that lives in another process.
+    fn remote_tx(&self, link: Arc<dyn RemoteLink>) -> ErasedTx;
+    /// Delivers frames from other processes into the local channel `tx` (made by [`Self::channel`]).
+    fn inbox(&self, tx: &ErasedTx, control: Arc<JobControl>) -> Result<Arc<dyn RemoteInbox>>;
 }
 
 /// The code of an operator (or sink).
@@ -68,6 +73,10 @@ pub trait OperatorCode: Send + Sync {
         outputs: Vec<ErasedOutput>,
         side: SideOutputs,
     ) -> Result<ErasedOutput>;
+    /// Whether this works only in embedded mode (see [`Sink::embedded_only`]).
+    fn embedded_only(&self) -> bool {
+        false
+    }
     /// Called once per job before it runs (sinks prepare their destination).
     fn prepare(&self, _parallelism: u32) -> Result<()> {
         Ok(())
@@ -111,6 +120,10 @@ pub trait SourceCode: Send + Sync {
     fn bounded(&self) -> bool;
     /// Creates the job's split enumerator.
     fn create_enumerator(&self, parallelism: u32) -> Result<Box<dyn ErasedEnumerator>>;
+    /// Serializes a split made by this source's enumerator (to send it to another process).
+    fn encode_split(&self, split: ErasedSplit) -> Result<Vec<u8>>;
+    /// Reads back a split serialized by [`Self::encode_split`].
+    fn decode_split(&self, bytes: &[u8]) -> Result<ErasedSplit>;
     /// Runs the reader of one subtask until it ends, writing to `outputs`, then ends them.
     fn run(
         &self,
@@ -224,6 +237,18 @@ impl<I: Data> InputCode for TypedInput<I> {
         head.end_input();
         Ok(())
     }
+
+    fn remote_tx(&self, link: Arc<dyn RemoteLink>) -> ErasedTx {
+        Arc::new(ChannelTx::<I>::Remote(link))
+    }
+
+    fn inbox(&self, tx: &ErasedTx, control: Arc<JobControl>) -> Result<Arc<dyn RemoteInbox>> {
+        let tx = tx
+            .downcast_ref::<ChannelTx<I>>()
+            .cloned()
+            .ok_or_else(|| Error::Internal("channel type mismatch".into()))?;
+        Ok(Arc::new(ChannelInbox::new(tx, control)))
+    }
 }
 
 struct OperatorFactory<I, O, F> {
@@ -301,6 +326,10 @@ impl<T: Data> OperatorCode for SinkCode<T> {
         Ok(erase(chained))
     }
 
+    fn embedded_only(&self) -> bool {
+        self.sink.embedded_only()
+    }
+
     fn prepare(&self, parallelism: u32) -> Result<()> {
         self.sink.initialize(parallelism)
     }
@@ -332,6 +361,19 @@ impl<T: Data, S: Source<T>> SourceCode for SourceCodeImpl<T, S> {
         Ok(Box::new(EnumeratorBox(
             self.source.create_enumerator(parallelism)?,
         )))
+    }
+
+    fn encode_split(&self, split: ErasedSplit) -> Result<Vec<u8>> {
+        let split = split
+            .downcast::<S::Split>()
+            .map_err(|_| Error::Internal("split type mismatch".into()))?;
+        postcard::to_allocvec(&*split).map_err(|e| Error::Codec(format!("cannot encode a split: {e}")))
+    }
+
+    fn decode_split(&self, bytes: &[u8]) -> Result<ErasedSplit> {
+        let split: S::Split =
+            postcard::from_bytes(bytes).map_err(|e| Error::Codec(format!("cannot decode a split: {e}")))?;
+        Ok(Box::new(split))
     }
 
     fn run(

@@ -53,6 +53,13 @@ pub fn resolve_mode(config: &Configuration, graph: &StreamGraph) -> ExecutionMod
     }
 }
 
+/// Plans a submission: its execution mode and job graph.
+pub fn plan_submission(sub: &JobSubmission) -> Result<(ExecutionMode, JobGraph)> {
+    let mode = resolve_mode(&sub.config, &sub.graph);
+    let max_parallelism = sub.config.get(&keys::MAX_PARALLELISM) as u32;
+    Ok((mode, plan(&sub.graph, mode, max_parallelism)?))
+}
+
 /// A running job.
 pub struct JobHandle {
     /// Job id.
@@ -440,6 +447,7 @@ impl Driver {
                 .enumerators
                 .get(&v)
                 .map(|e| e.clone() as Arc<dyn SplitProvider>),
+            io: Arc::default(),
         };
         let shared = self.shared.clone();
         let name = format!("spate-task {} ({}/{})", vertex.name, j + 1, vertex.parallelism);

@@ -38,6 +38,8 @@ pub mod operator;
 pub mod output;
 /// Writers that partition records over consumer subtasks.
 pub mod record_writer;
+/// Channels that cross a process boundary.
+pub mod remote;
 /// Sinks.
 pub mod sink;
 /// Sources in the shape of Flink's FLIP-27: split enumerator and reader.

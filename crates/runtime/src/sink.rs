@@ -15,6 +15,11 @@ pub trait Sink<T>: Send + Sync + 'static {
     fn initialize(&self, _parallelism: u32) -> Result<()> {
         Ok(())
     }
+    /// Whether the sink only works inside the program that runs the job (embedded mode), like
+    /// collecting records back into it.
+    fn embedded_only(&self) -> bool {
+        false
+    }
     /// Creates the writer of one subtask.
     fn create_writer(&self, ctx: &TaskContext) -> Result<Box<dyn SinkWriter<T>>>;
     /// Called once per job after every subtask ended: `success` is true when the job finished,

@@ -24,6 +24,8 @@ pub struct SubtaskInputs {
     pub rx: Option<ErasedRx>,
     /// Split provider (sources only).
     pub splits: Option<Arc<dyn SplitProvider>>,
+    /// Wait times and network bytes of the subtask.
+    pub io: Arc<crate::remote::TaskIo>,
 }
 
 /// Channels of every consumer subtask, by (vertex, subtask).
@@ -49,6 +51,7 @@ pub fn run_subtask(
     inputs: SubtaskInputs,
 ) -> SubtaskEnd {
     failure::enter_task_thread();
+    crate::remote::TaskIo::enter(inputs.io.clone());
     let vertex = job.vertex(inputs.vertex);
     let ctx = &inputs.ctx;
     let failed = |operator: &str, message: String| {

@@ -1,0 +1,280 @@
+//! `spate jobmanager`, `spate taskmanager`, `spate list`, `spate cancel`.
+
+use crate::config_cmd::{self, ConfigArgs};
+use anyhow::{anyhow, bail, Context as _, Result};
+use clap::Args;
+use spate_cluster::jobmanager::JobManagerOptions;
+use spate_cluster::rest::model::{ErrorResponse, MultipleJobsDetails};
+use spate_cluster::taskmanager::TaskManagerOptions;
+use spate_common::config::{keys, Configuration};
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs as _};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Arguments of `spate jobmanager`.
+#[derive(Debug, Args)]
+pub(crate) struct JobManagerArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Address the RPC endpoint binds to (default: jobmanager.rpc.address).
+    #[arg(long, value_name = "HOST")]
+    host: Option<String>,
+    /// RPC port (default: jobmanager.rpc.port, 6123).
+    #[arg(long, value_name = "PORT")]
+    rpc_port: Option<u16>,
+    /// REST and dashboard port (default: rest.port, 8081).
+    #[arg(long, value_name = "PORT")]
+    rest_port: Option<u16>,
+    /// Address the REST endpoint binds to (default: rest.bind-address, 127.0.0.1).
+    #[arg(long, value_name = "HOST")]
+    rest_bind: Option<String>,
+}
+
+/// Arguments of `spate taskmanager`.
+#[derive(Debug, Args)]
+pub(crate) struct TaskManagerArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// The JobManager's RPC address (default: jobmanager.rpc.address:jobmanager.rpc.port).
+    #[arg(short = 'm', long = "jobmanager", value_name = "HOST:PORT")]
+    jobmanager: Option<String>,
+    /// This TaskManager's host identity and data-plane address (default: taskmanager.host, else
+    /// 127.0.0.1); matched against the hosts that store input blocks.
+    #[arg(long, value_name = "HOST")]
+    host: Option<String>,
+    /// Task slots (default: taskmanager.numberOfTaskSlots, else 1).
+    #[arg(long, value_name = "N")]
+    slots: Option<u32>,
+    /// Directory for fetched job binaries and worker logs (default: a new temporary directory).
+    #[arg(long, value_name = "DIR")]
+    work_dir: Option<PathBuf>,
+}
+
+/// Arguments of `spate list`.
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Show only running jobs.
+    #[arg(short = 'r', long)]
+    running: bool,
+}
+
+/// Arguments of `spate cancel`.
+#[derive(Debug, Args)]
+pub(crate) struct CancelArgs {
+    #[command(flatten)]
+    target: Target,
+    /// The job to cancel.
+    job_id: String,
+}
+
+/// Which JobManager a command talks to.
+#[derive(Debug, Args)]
+pub(crate) struct Target {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// The JobManager's REST address (default: localhost:rest.port).
+    #[arg(short = 'm', long = "jobmanager", value_name = "HOST:PORT")]
+    jobmanager: Option<String>,
+}
+
+fn resolve(addr: &str, what: &str) -> Result<SocketAddr> {
+    addr.to_socket_addrs()
+        .map_err(|e| anyhow!("{what} '{addr}': {e}"))?
+        .next()
+        .ok_or_else(|| anyhow!("{what} '{addr}' does not resolve"))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("spate-rt")
+        .build()
+        .context("cannot start the runtime")
+}
+
+async fn ctrl_c() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+}
+
+pub(crate) fn jobmanager(args: &JobManagerArgs) -> Result<()> {
+    crate::init_logging();
+    let conf = config_cmd::load(&args.config)?.conf;
+    let host = args
+        .host
+        .clone()
+        .unwrap_or_else(|| conf.get(&keys::JOBMANAGER_RPC_ADDRESS));
+    let rpc_port = match args.rpc_port {
+        Some(p) => p,
+        None => port(&conf, &keys::JOBMANAGER_RPC_PORT)?,
+    };
+    let rest_port = match args.rest_port {
+        Some(p) => p,
+        None => port(&conf, &keys::REST_PORT)?,
+    };
+    let rest_host = args
+        .rest_bind
+        .clone()
+        .unwrap_or_else(|| conf.get(&keys::REST_BIND_ADDRESS));
+    let options = JobManagerOptions {
+        rpc: resolve(&format!("{host}:{rpc_port}"), "RPC address")?,
+        rest: resolve(&format!("{rest_host}:{rest_port}"), "REST address")?,
+    };
+    runtime()?.block_on(spate_cluster::jobmanager::serve(conf, options, ctrl_c()))
+}
+
+fn port(conf: &Configuration, key: &spate_common::config::ConfigOption<u64>) -> Result<u16> {
+    let p = conf.get(key);
+    u16::try_from(p).map_err(|_| anyhow!("{}: {p} is not a port", key.spec.name))
+}
+
+pub(crate) fn taskmanager(args: &TaskManagerArgs) -> Result<()> {
+    crate::init_logging();
+    let conf = config_cmd::load(&args.config)?.conf;
+    let jobmanager = match &args.jobmanager {
+        Some(m) => m.clone(),
+        None => format!(
+            "{}:{}",
+            conf.get(&keys::JOBMANAGER_RPC_ADDRESS),
+            port(&conf, &keys::JOBMANAGER_RPC_PORT)?
+        ),
+    };
+    let host = args
+        .host
+        .clone()
+        .or_else(|| conf.get_opt(&keys::TASKMANAGER_HOST).filter(|h| !h.is_empty()))
+        .unwrap_or_else(|| "127.0.0.1".into());
+    if spate_cluster::resolve_ip(&host).is_none() {
+        bail!("taskmanager host '{host}' does not resolve to an address");
+    }
+    let slots = match args.slots {
+        Some(0) => bail!("--slots must be at least 1"),
+        Some(s) => s,
+        None => conf.get_opt(&keys::TASK_SLOTS).map_or(1, |s| s as u32),
+    };
+    let work_dir = args
+        .work_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("spate-taskmanager-{}", std::process::id())));
+    let options = TaskManagerOptions {
+        jobmanager,
+        host,
+        slots,
+        work_dir,
+    };
+    runtime()?.block_on(spate_cluster::taskmanager::serve(conf, options, ctrl_c()))
+}
+
+fn rest_address(target: &Target) -> Result<String> {
+    if let Some(m) = &target.jobmanager {
+        return Ok(m.clone());
+    }
+    let conf = config_cmd::load(&target.config)?.conf;
+    Ok(format!("localhost:{}", port(&conf, &keys::REST_PORT)?))
+}
+
+/// A minimal HTTP/1.1 exchange with the REST API: returns (status, body).
+fn http(address: &str, method: &str, path: &str) -> Result<(u16, String)> {
+    let addr = resolve(address, "JobManager REST address")?;
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map_err(|e| anyhow!("cannot reach the JobManager's REST API at {address}: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: 0\r\nAccept: application/json\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)
+        .map_err(|e| anyhow!("reading the answer of {address}: {e}"))?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| anyhow!("{address} did not answer with HTTP (is it the REST port, e.g. 8081?)"))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse::<u16>().ok())
+        .filter(|_| head.starts_with("HTTP/"))
+        .ok_or_else(|| anyhow!("{address} did not answer with HTTP (is it the REST port, e.g. 8081?)"))?;
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    Ok((status, body))
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || after.len() < n {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = after[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+fn rest_error(body: &str) -> String {
+    serde_json::from_str::<ErrorResponse>(body)
+        .map(|e| e.errors.join("; "))
+        .unwrap_or_else(|_| body.trim().to_string())
+}
+
+pub(crate) fn list(args: &ListArgs) -> Result<()> {
+    let address = rest_address(&args.target)?;
+    let (status, body) = http(&address, "GET", "/jobs/overview")?;
+    if status != 200 {
+        bail!("the JobManager answered {status}: {}", rest_error(&body));
+    }
+    let jobs: MultipleJobsDetails =
+        serde_json::from_str(&body).map_err(|e| anyhow!("unexpected answer from {address}: {e}"))?;
+    let jobs: Vec<_> = jobs
+        .jobs
+        .into_iter()
+        .filter(|j| !args.running || !matches!(j.state.as_str(), "FINISHED" | "FAILED" | "CANCELED"))
+        .collect();
+    if jobs.is_empty() {
+        println!("No jobs.");
+        return Ok(());
+    }
+    println!("{:<32}  {:<10}  {:>9}  NAME", "JOB ID", "STATE", "SECONDS");
+    for j in jobs {
+        println!(
+            "{:<32}  {:<10}  {:>9.1}  {}",
+            j.jid,
+            j.state,
+            j.duration as f64 / 1000.0,
+            j.name
+        );
+    }
+    Ok(())
+}
+
+pub(crate) fn cancel(args: &CancelArgs) -> Result<()> {
+    let address = rest_address(&args.target)?;
+    if !args.job_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        bail!("'{}' is not a job id", args.job_id);
+    }
+    let (status, body) = http(&address, "PATCH", &format!("/jobs/{}?mode=cancel", args.job_id))?;
+    if !(200..300).contains(&status) {
+        bail!("cannot cancel job {}: {}", args.job_id, rest_error(&body));
+    }
+    println!("Cancelled job {}.", args.job_id);
+    Ok(())
+}

@@ -1,0 +1,215 @@
+//! The job coordinator: a child process of the job binary that the JobManager starts next to
+//! itself for each job. It holds what must exist once per job: the sources' split enumerators
+//! (recreated for every attempt) and the sinks' `initialize`/`finalize`.
+//!
+//! Protocol with the JobManager, over a Unix socket the JobManager creates (path in
+//! `SPATE_COORDINATOR_SOCKET`, in a directory only the JobManager's user can open): frames of a
+//! little-endian `u32` length and a postcard body. The coordinator speaks first with
+//! [`CoordReply::Hello`]; then the JobManager sends one [`CoordRequest`] at a time and reads one
+//! reply. The coordinator exits when the socket or its stdin closes.
+
+use anyhow::{anyhow, Context as _, Result};
+use serde::{Deserialize, Serialize};
+use spate_common::ids::VertexId;
+use spate_graph::JobGraph;
+use spate_runtime::code::{ErasedEnumerator, JobCode, NodeCode};
+use spate_runtime::executor::{plan_submission, JobSubmission};
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+
+/// Largest frame either side accepts.
+pub const MAX_FRAME: usize = 64 << 20;
+
+/// What the JobManager asks.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum CoordRequest {
+    /// Start an attempt: sinks initialize, enumerators are created afresh.
+    Reset { attempt: u32 },
+    /// The next split of a source subtask.
+    NextSplit {
+        vertex: u32,
+        subtask: u32,
+        host: Option<String>,
+    },
+    /// The job ended: sinks commit (`success`) or clean up.
+    Finalize { success: bool },
+    /// Locality counts of the splits handed out.
+    Stats,
+}
+
+/// What the coordinator answers.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum CoordReply {
+    /// First message: the fingerprint of the planned graph.
+    Hello { fingerprint: String },
+    /// Done.
+    Ok,
+    /// Failed, with the message.
+    Error(String),
+    /// A postcard-encoded split, or none left.
+    Split(Option<Vec<u8>>),
+    /// Local splits, remote splits, local bytes, remote bytes.
+    Stats(Option<[u64; 4]>),
+}
+
+/// Writes one frame.
+pub fn write_frame<T: Serialize>(w: &mut impl Write, msg: &T) -> Result<()> {
+    let body = postcard::to_allocvec(msg).context("cannot encode a coordinator message")?;
+    w.write_all(&(body.len() as u32).to_le_bytes())?;
+    w.write_all(&body)?;
+    w.flush()?;
+    Ok(())
+}
+
+/// Reads one frame; errors on truncated, oversized or undecodable input.
+pub fn read_frame<T: for<'de> Deserialize<'de>>(r: &mut impl Read) -> Result<T> {
+    let mut len = [0u8; 4];
+    r.read_exact(&mut len)
+        .context("the coordinator connection closed")?;
+    let len = u32::from_le_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(anyhow!(
+            "coordinator frame of {len} bytes is larger than {MAX_FRAME}"
+        ));
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).context("truncated coordinator frame")?;
+    postcard::from_bytes(&body).map_err(|e| anyhow!("garbage coordinator frame: {e}"))
+}
+
+/// Runs the coordinator until the JobManager hangs up.
+pub fn run(sub: JobSubmission) -> Result<()> {
+    let path = crate::role::required_env(crate::role::ENV_COORDINATOR_SOCKET).map_err(|e| anyhow!(e))?;
+    crate::exit_when_stdin_closes();
+    let (_, job) = plan_submission(&sub)?;
+    let mut stream =
+        UnixStream::connect(&path).with_context(|| format!("cannot connect to the JobManager at {path}"))?;
+    write_frame(
+        &mut stream,
+        &CoordReply::Hello {
+            fingerprint: crate::fingerprint(&job)?,
+        },
+    )?;
+    let mut coord = Coordinator {
+        job,
+        code: sub.code,
+        enumerators: HashMap::new(),
+    };
+    loop {
+        let req: CoordRequest = match read_frame(&mut stream) {
+            Ok(r) => r,
+            Err(_) => return Ok(()),
+        };
+        let reply = coord.handle(req);
+        write_frame(&mut stream, &reply)?;
+    }
+}
+
+struct Coordinator {
+    job: JobGraph,
+    code: JobCode,
+    enumerators: HashMap<VertexId, Box<dyn ErasedEnumerator>>,
+}
+
+impl Coordinator {
+    fn handle(&mut self, req: CoordRequest) -> CoordReply {
+        match req {
+            CoordRequest::Reset { .. } => match self.reset() {
+                Ok(()) => CoordReply::Ok,
+                Err(e) => CoordReply::Error(e.to_string()),
+            },
+            CoordRequest::NextSplit {
+                vertex,
+                subtask,
+                host,
+            } => {
+                let v = VertexId(vertex);
+                let Some(e) = self.enumerators.get_mut(&v) else {
+                    return CoordReply::Error(format!("vertex {vertex} has no split enumerator"));
+                };
+                let Some(split) = e.next_split(subtask, host.as_deref()) else {
+                    return CoordReply::Split(None);
+                };
+                let Some(vx) = self.job.vertices.get(vertex as usize) else {
+                    return CoordReply::Error(format!("no vertex {vertex}"));
+                };
+                match self.code.node(vx.head()) {
+                    Ok(NodeCode::Source(src)) => match src.encode_split(split) {
+                        Ok(bytes) => CoordReply::Split(Some(bytes)),
+                        Err(e) => CoordReply::Error(e.to_string()),
+                    },
+                    _ => CoordReply::Error(format!("vertex {vertex} is not a source")),
+                }
+            }
+            CoordRequest::Finalize { success } => {
+                let mut first_error = None;
+                for v in &self.job.vertices {
+                    for op in &v.operators {
+                        if let Ok(NodeCode::Operator(c)) = self.code.node(op.operator) {
+                            if let Err(e) = c.finalize(success) {
+                                first_error.get_or_insert(format!("operator '{}': {e}", op.name));
+                            }
+                        }
+                    }
+                }
+                first_error.map_or(CoordReply::Ok, CoordReply::Error)
+            }
+            CoordRequest::Stats => {
+                let mut total: Option<spate_runtime::source::SplitStats> = None;
+                for e in self.enumerators.values() {
+                    if let Some(s) = e.assignment_stats() {
+                        total.get_or_insert_with(Default::default).add(&s);
+                    }
+                }
+                CoordReply::Stats(
+                    total.map(|s| [s.local_splits, s.remote_splits, s.local_bytes, s.remote_bytes]),
+                )
+            }
+        }
+    }
+
+    fn reset(&mut self) -> spate_runtime::Result<()> {
+        self.enumerators.clear();
+        for v in &self.job.vertices {
+            for op in &v.operators {
+                match self.code.node(op.operator)? {
+                    NodeCode::Operator(c) => c
+                        .prepare(v.parallelism)
+                        .map_err(|e| spate_runtime::Error::Other(format!("operator '{}': {e}", op.name)))?,
+                    NodeCode::Source(s) => {
+                        let e = s.create_enumerator(v.parallelism).map_err(|e| {
+                            spate_runtime::Error::Other(format!("operator '{}': {e}", op.name))
+                        })?;
+                        self.enumerators.insert(v.id, e);
+                    }
+                    NodeCode::Virtual => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_and_reject_bad_input() {
+        let mut buf = Vec::new();
+        write_frame(&mut buf, &CoordRequest::Reset { attempt: 3 }).unwrap();
+        let back: CoordRequest = read_frame(&mut buf.as_slice()).unwrap();
+        assert!(matches!(back, CoordRequest::Reset { attempt: 3 }));
+        // Truncated.
+        assert!(read_frame::<CoordRequest>(&mut &buf[..buf.len() - 1]).is_err());
+        assert!(read_frame::<CoordRequest>(&mut &buf[..2]).is_err());
+        // Oversized length.
+        let big = (u32::MAX).to_le_bytes();
+        assert!(read_frame::<CoordRequest>(&mut big.as_slice()).is_err());
+        // Garbage body.
+        let mut garbage = 3u32.to_le_bytes().to_vec();
+        garbage.extend([0xff, 0xff, 0xff]);
+        assert!(read_frame::<CoordRequest>(&mut garbage.as_slice()).is_err());
+    }
+}

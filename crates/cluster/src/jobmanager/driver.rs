@@ -1,0 +1,621 @@
+//! Drives one job through its attempts (see the module doc of [`super`]).
+
+use super::{now_ms, totals_of, CoordinatorProcess, JobEntry, JobEvent, JobManager, TaskStatus};
+use crate::coordinator::{CoordReply, CoordRequest};
+use crate::pb;
+use spate_common::config::keys;
+use spate_graph::ExecutionMode;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tracing::{error, info, warn};
+
+/// How long a job waits for its workers to attach.
+const WORKER_START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a cancelled attempt waits for its subtasks to stop.
+const CANCEL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How an attempt ended.
+enum Outcome {
+    Finished,
+    Failed(String),
+    Cancelled,
+}
+
+/// The restart strategy of a job.
+struct Restarts {
+    kind: String,
+    attempts: u64,
+    delay: Duration,
+    max_delay: Duration,
+    multiplier: u64,
+}
+
+impl Restarts {
+    fn of(config: &spate_common::config::Configuration) -> Restarts {
+        let kind = config.get(&keys::RESTART_STRATEGY).to_lowercase();
+        let exponential = kind.starts_with("exponential");
+        Restarts {
+            attempts: if exponential {
+                config.get(&keys::RESTART_EXP_ATTEMPTS)
+            } else {
+                config.get(&keys::RESTART_ATTEMPTS)
+            },
+            delay: if exponential {
+                config.get(&keys::RESTART_INITIAL_BACKOFF)
+            } else {
+                config.get(&keys::RESTART_DELAY)
+            },
+            max_delay: config.get(&keys::RESTART_MAX_BACKOFF),
+            multiplier: config.get(&keys::RESTART_BACKOFF_MULTIPLIER),
+            kind,
+        }
+    }
+
+    /// The wait before restart number `n` (from 1), or `None` when no restart is left.
+    fn next(&self, n: u32) -> Option<Duration> {
+        match self.kind.as_str() {
+            "none" | "disable" | "off" => None,
+            k if k.starts_with("exponential") => (u64::from(n) <= self.attempts).then(|| {
+                let factor = self.multiplier.saturating_pow(n.saturating_sub(1)) as u32;
+                self.delay.saturating_mul(factor.max(1)).min(self.max_delay)
+            }),
+            _ => (u64::from(n) <= self.attempts).then_some(self.delay),
+        }
+    }
+}
+
+/// Cluster-wide settings of the JobManager, overridden by the job's own.
+fn effective_config(jm: &JobManager, job: &JobEntry) -> spate_common::config::Configuration {
+    let mut conf = jm.config.clone();
+    conf.merge(&job.config);
+    conf
+}
+
+fn set_state(job: &JobEntry, state: &str) {
+    let mut rt = job.lock();
+    if rt.state != state {
+        info!(job = %job.name, id = %job.id, "job switched to {state}");
+        rt.state = state.to_string();
+    }
+}
+
+/// Runs the job to its end.
+pub(crate) async fn drive(jm: Arc<JobManager>, job: Arc<JobEntry>, mut events: UnboundedReceiver<JobEvent>) {
+    let fingerprint = match crate::fingerprint(&job.graph) {
+        Ok(f) => f,
+        Err(e) => return finish(&jm, &job, "FAILED", Some(format!("{e:#}"))).await,
+    };
+    let start = {
+        let (binary, args, lines, dir) = (
+            job.binary.clone(),
+            job.args.clone(),
+            job.config_lines.clone(),
+            job.dir.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            CoordinatorProcess::start(&binary, &args, &lines, &dir, &fingerprint)
+        })
+        .await
+    };
+    let coordinator = match start {
+        Ok(Ok(c)) => Arc::new(c),
+        Ok(Err(e)) => {
+            return finish(
+                &jm,
+                &job,
+                "FAILED",
+                Some(format!("cannot start the job coordinator: {e:#}")),
+            )
+            .await
+        }
+        Err(e) => return finish(&jm, &job, "FAILED", Some(e.to_string())).await,
+    };
+    job.lock().coordinator = Some(coordinator.clone());
+    let restarts = Restarts::of(&effective_config(&jm, &job));
+    let mut attempt = 0u32;
+    let outcome = loop {
+        attempt += 1;
+        {
+            let mut rt = job.lock();
+            rt.attempt = attempt;
+            rt.tasks.clear();
+        }
+        let result = run_attempt(&jm, &job, &coordinator, attempt, &mut events).await;
+        match result {
+            Outcome::Finished => break Outcome::Finished,
+            Outcome::Cancelled => break Outcome::Cancelled,
+            Outcome::Failed(msg) => {
+                let n = job.lock().restarts + 1;
+                match restarts.next(n) {
+                    Some(delay) if !msg.starts_with(NO_RESTART) => {
+                        warn!(job = %job.name, "attempt {attempt} failed: {msg}; restart {n} in {delay:?}");
+                        {
+                            let mut rt = job.lock();
+                            rt.restarts = n;
+                            rt.failure = Some(msg);
+                        }
+                        set_state(&job, "RESTARTING");
+                        // A cancel during the wait ends the job.
+                        let cancelled = tokio::time::timeout(delay, async {
+                            while let Some(e) = events.recv().await {
+                                if matches!(e, JobEvent::Cancel) {
+                                    return true;
+                                }
+                            }
+                            false
+                        })
+                        .await
+                        .unwrap_or(false);
+                        if cancelled {
+                            break Outcome::Cancelled;
+                        }
+                    }
+                    _ => break Outcome::Failed(msg.trim_start_matches(NO_RESTART).to_string()),
+                }
+            }
+        }
+    };
+    // Sinks commit or clean up; split statistics for the result.
+    let success = matches!(outcome, Outcome::Finished);
+    let coord = coordinator.clone();
+    let finalized = tokio::task::spawn_blocking(move || {
+        let stats = match coord.request(&CoordRequest::Stats) {
+            Ok(CoordReply::Stats(s)) => s,
+            _ => None,
+        };
+        (coord.call(&CoordRequest::Finalize { success }), stats)
+    })
+    .await;
+    let (commit, stats) = match finalized {
+        Ok((c, s)) => (c.map_err(|e| format!("{e:#}")), s),
+        Err(e) => (Err(e.to_string()), None),
+    };
+    job.lock().split_stats = stats;
+    match (outcome, commit) {
+        (Outcome::Finished, Ok(())) => finish(&jm, &job, "FINISHED", None).await,
+        (Outcome::Finished, Err(e)) => {
+            finish(
+                &jm,
+                &job,
+                "FAILED",
+                Some(format!("cannot commit the output: {e}")),
+            )
+            .await
+        }
+        (Outcome::Cancelled, _) => finish(&jm, &job, "CANCELED", None).await,
+        (Outcome::Failed(msg), c) => {
+            if let Err(e) = c {
+                warn!(job = %job.name, "cannot clean up the output: {e}");
+            }
+            finish(&jm, &job, "FAILED", Some(msg)).await
+        }
+    }
+}
+
+/// Prefix of a failure that no restart can mend (e.g. not enough slots).
+const NO_RESTART: &str = "\u{0}";
+
+async fn finish(jm: &JobManager, job: &JobEntry, state: &str, failure: Option<String>) {
+    let (workers, coordinator) = {
+        let mut rt = job.lock();
+        rt.final_totals = Some(totals_of(&job.graph, &rt));
+        if failure.is_some() {
+            rt.failure = failure.clone();
+        } else if state == "FINISHED" {
+            rt.failure = None;
+        }
+        rt.end_ms = Some(now_ms());
+        let workers: Vec<String> = rt.workers.keys().cloned().collect();
+        for w in rt.workers.values() {
+            let _ = w.commands.send(Ok(pb::WorkerCommand {
+                command: Some(pb::worker_command::Command::Shutdown(pb::Shutdown {})),
+            }));
+        }
+        rt.workers.clear();
+        (workers, rt.coordinator.take())
+    };
+    for tm in workers {
+        if let Some(t) = jm.tms().get(&tm) {
+            if let Some(c) = &t.commands {
+                let _ = c.send(Ok(pb::TaskManagerCommand {
+                    command: Some(pb::task_manager_command::Command::StopWorker(pb::StopWorker {
+                        job_id: job.id.clone(),
+                    })),
+                }));
+            }
+        }
+    }
+    if let Some(c) = coordinator {
+        let _ = tokio::task::spawn_blocking(move || drop(c)).await;
+    }
+    match &failure {
+        Some(f) => error!(job = %job.name, id = %job.id, "job {state}: {f}"),
+        None => {
+            info!(job = %job.name, id = %job.id, seconds = job.duration_ms() as f64 / 1000.0, "job {state}")
+        }
+    }
+    set_state(job, state);
+}
+
+/// Takes `n` slots spread over TaskManagers; returns the TaskManager of each shared slot.
+fn take_slots(jm: &JobManager, min: u32, max: u32) -> Option<Vec<String>> {
+    let mut tms = jm.tms();
+    let free: u32 = tms.values().map(|t| t.slots - t.used).sum();
+    if free < min {
+        return None;
+    }
+    let n = free.min(max);
+    let mut taken = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        // The TaskManager with the most free slots, so that a job spreads over machines.
+        let tm = tms
+            .values_mut()
+            .filter(|t| t.used < t.slots)
+            .max_by_key(|t| (t.slots - t.used, std::cmp::Reverse(t.id.clone())))?;
+        tm.used += 1;
+        taken.push(tm.id.clone());
+    }
+    Some(taken)
+}
+
+fn release_slots(jm: &JobManager, slots: &[String]) {
+    let mut tms = jm.tms();
+    for id in slots {
+        if let Some(t) = tms.get_mut(id) {
+            t.used = t.used.saturating_sub(1);
+        }
+    }
+    drop(tms);
+    jm.slots_changed.notify_waiters();
+}
+
+async fn run_attempt(
+    jm: &Arc<JobManager>,
+    job: &Arc<JobEntry>,
+    coordinator: &Arc<CoordinatorProcess>,
+    attempt: u32,
+    events: &mut UnboundedReceiver<JobEvent>,
+) -> Outcome {
+    // Fresh enumerators, prepared sinks.
+    let coord = coordinator.clone();
+    match tokio::task::spawn_blocking(move || coord.call(&CoordRequest::Reset { attempt })).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Outcome::Failed(format!("{e:#}")),
+        Err(e) => return Outcome::Failed(e.to_string()),
+    }
+
+    // Slots.
+    let graph = &job.graph;
+    let max_p = graph.vertices.iter().map(|v| v.parallelism).max().unwrap_or(1);
+    let min_slots = match job.mode {
+        ExecutionMode::Streaming => max_p,
+        ExecutionMode::Batch => 1,
+    };
+    let timeout = effective_config(jm, job).get(&keys::SLOT_REQUEST_TIMEOUT);
+    let waiting_since = Instant::now();
+    let slots = loop {
+        let notified = jm.slots_changed.notified();
+        if let Some(s) = take_slots(jm, min_slots, max_p) {
+            break s;
+        }
+        if waiting_since.elapsed() >= timeout {
+            let (tms, total): (usize, u32) = {
+                let t = jm.tms();
+                (t.len(), t.values().map(|t| t.slots - t.used).sum())
+            };
+            return Outcome::Failed(format!(
+                "{NO_RESTART}not enough task slots: the job needs {min_slots} but {total} are free on {tms} TaskManagers after waiting {timeout:?} (slot.request.timeout)"
+            ));
+        }
+        set_state(job, if attempt == 1 { "CREATED" } else { "RESTARTING" });
+        tokio::select! {
+            _ = notified => {}
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            e = events.recv() => if matches!(e, Some(JobEvent::Cancel) | None) { return Outcome::Cancelled },
+        }
+    };
+    let outcome = run_on_slots(jm, job, attempt, &slots, events).await;
+    release_slots(jm, &slots);
+    outcome
+}
+
+async fn run_on_slots(
+    jm: &Arc<JobManager>,
+    job: &Arc<JobEntry>,
+    attempt: u32,
+    slots: &[String],
+    events: &mut UnboundedReceiver<JobEvent>,
+) -> Outcome {
+    let graph = &job.graph;
+    let n = slots.len() as u32;
+    let slot_of = |j: u32| j % n;
+    let involved: HashSet<String> = slots.iter().cloned().collect();
+    info!(job = %job.name, attempt, slots = n, taskmanagers = involved.len(), "scheduling");
+
+    // Workers: start one on every involved TaskManager that has none.
+    let mut pending: HashSet<String> = HashSet::new();
+    {
+        let rt = job.lock();
+        let tms = jm.tms();
+        for tm in &involved {
+            if rt.workers.contains_key(tm) {
+                continue;
+            }
+            let Some(entry) = tms.get(tm) else {
+                return Outcome::Failed(format!("TaskManager {tm} vanished"));
+            };
+            let Some(commands) = &entry.commands else {
+                return Outcome::Failed(format!("TaskManager {tm} has no command stream"));
+            };
+            let _ = commands.send(Ok(pb::TaskManagerCommand {
+                command: Some(pb::task_manager_command::Command::StartWorker(pb::StartWorker {
+                    job_id: job.id.clone(),
+                    binary_sha256: job.sha256.clone(),
+                    args: job.args.clone(),
+                    config: job.config_lines.clone(),
+                })),
+            }));
+            pending.insert(tm.clone());
+        }
+    }
+    let deadline = tokio::time::Instant::now() + WORKER_START_TIMEOUT;
+    while !pending.is_empty() {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Err(_) => {
+                return Outcome::Failed(format!(
+                    "workers on {} did not start within {WORKER_START_TIMEOUT:?}",
+                    pending.iter().cloned().collect::<Vec<_>>().join(", ")
+                ))
+            }
+            Ok(None) | Ok(Some(JobEvent::Cancel)) => return Outcome::Cancelled,
+            Ok(Some(JobEvent::WorkerAttached { tm })) => {
+                pending.remove(&tm);
+            }
+            Ok(Some(JobEvent::WorkerGone { tm, reason }))
+            | Ok(Some(JobEvent::TaskManagerLost { tm, reason }))
+                if involved.contains(&tm) =>
+            {
+                job.lock().workers.remove(&tm);
+                return Outcome::Failed(format!("the worker on {tm} failed to start: {reason}"));
+            }
+            Ok(Some(_)) => {}
+        }
+    }
+
+    // Placement and the attempt's start.
+    let (placements, commands) = {
+        let rt = job.lock();
+        let mut placements = Vec::new();
+        let mut task_tm = HashMap::new();
+        for v in &graph.vertices {
+            for j in 0..v.parallelism {
+                let tm = &slots[slot_of(j) as usize];
+                let Some(w) = rt.workers.get(tm) else {
+                    return Outcome::Failed(format!("no worker on {tm}"));
+                };
+                placements.push(pb::Placement {
+                    vertex: v.id.0,
+                    subtask: j,
+                    data_address: w.data_address.clone(),
+                });
+                task_tm.insert((v.id.0, j), tm.clone());
+            }
+        }
+        let commands: HashMap<String, super::WorkerCommands> = involved
+            .iter()
+            .filter_map(|tm| rt.workers.get(tm).map(|w| (tm.clone(), w.commands.clone())))
+            .collect();
+        drop(rt);
+        let mut rt = job.lock();
+        for ((v, j), tm) in task_tm {
+            rt.tasks.insert(
+                (v, j),
+                TaskStatus {
+                    state: "CREATED".into(),
+                    tm,
+                    latest: None,
+                    previous: None,
+                },
+            );
+        }
+        (placements, commands)
+    };
+    for c in commands.values() {
+        let _ = c.send(Ok(pb::WorkerCommand {
+            command: Some(pb::worker_command::Command::StartAttempt(pb::StartAttempt {
+                attempt,
+                placements: placements.clone(),
+            })),
+        }));
+    }
+    set_state(job, "RUNNING");
+
+    // Deployment and reports.
+    let mut finished: BTreeMap<u32, u32> = BTreeMap::new();
+    let mut done = 0u32;
+    let total: u32 = graph.vertices.iter().map(|v| v.parallelism).sum();
+    let mut waiting: Vec<(u32, u32)> = graph
+        .vertices
+        .iter()
+        .flat_map(|v| (0..v.parallelism).map(move |j| (v.id.0, j)))
+        .collect();
+    let mut busy_slots: HashMap<u32, (u32, u32)> = HashMap::new();
+    let mut deployed: HashSet<(u32, u32)> = HashSet::new();
+    let deploy = |job: &JobEntry, v: u32, j: u32| {
+        let tm = &slots[slot_of(j) as usize];
+        if let Some(c) = commands.get(tm) {
+            let _ = c.send(Ok(pb::WorkerCommand {
+                command: Some(pb::worker_command::Command::Deploy(pb::Deploy {
+                    attempt,
+                    vertex: v,
+                    subtask: j,
+                })),
+            }));
+        }
+        if let Some(t) = job.lock().tasks.get_mut(&(v, j)) {
+            t.state = "DEPLOYING".into();
+        }
+    };
+    let outcome = loop {
+        // Deploy what may run.
+        let mut still = Vec::new();
+        for (v, j) in waiting.drain(..) {
+            let ready = match job.mode {
+                ExecutionMode::Streaming => true,
+                ExecutionMode::Batch => {
+                    let inputs_done = graph.edges.iter().filter(|e| e.target.0 == v).all(|e| {
+                        finished.get(&e.source.0).copied().unwrap_or(0) == graph.vertex(e.source).parallelism
+                    });
+                    inputs_done && !busy_slots.contains_key(&slot_of(j))
+                }
+            };
+            if ready {
+                if job.mode == ExecutionMode::Batch {
+                    busy_slots.insert(slot_of(j), (v, j));
+                }
+                deployed.insert((v, j));
+                deploy(job, v, j);
+            } else {
+                still.push((v, j));
+            }
+        }
+        waiting = still;
+        if done == total {
+            break Outcome::Finished;
+        }
+        let Some(event) = events.recv().await else {
+            break Outcome::Cancelled;
+        };
+        match event {
+            JobEvent::Cancel => break Outcome::Cancelled,
+            JobEvent::WorkerAttached { .. } => {}
+            JobEvent::WorkerGone { tm, reason } => {
+                let mut rt = job.lock();
+                if involved.contains(&tm) || rt.workers.contains_key(&tm) {
+                    rt.workers.remove(&tm);
+                    let host = tm.clone();
+                    break Outcome::Failed(format!("the job's worker on {host} exited: {reason}"));
+                }
+            }
+            JobEvent::TaskManagerLost { tm, reason } => {
+                let mut rt = job.lock();
+                rt.workers.remove(&tm);
+                if involved.contains(&tm) {
+                    break Outcome::Failed(reason);
+                }
+            }
+            JobEvent::Report(r) => {
+                if r.attempt != attempt {
+                    continue;
+                }
+                let state = pb::TaskState::try_from(r.state).unwrap_or(pb::TaskState::Unspecified);
+                let key = (r.vertex, r.subtask);
+                let failure = r.failure.clone();
+                {
+                    let mut rt = job.lock();
+                    if let Some(t) = rt.tasks.get_mut(&key) {
+                        let terminal_before = matches!(t.state.as_str(), "FINISHED" | "FAILED" | "CANCELED");
+                        if !terminal_before {
+                            t.previous = t.latest.take();
+                            t.latest = Some((Instant::now(), r));
+                            t.state = match state {
+                                pb::TaskState::Finished => "FINISHED",
+                                pb::TaskState::Failed => "FAILED",
+                                pb::TaskState::Canceled => "CANCELED",
+                                _ => "RUNNING",
+                            }
+                            .into();
+                        }
+                    }
+                }
+                match state {
+                    pb::TaskState::Finished if deployed.contains(&key) => {
+                        deployed.remove(&key);
+                        done += 1;
+                        *finished.entry(key.0).or_default() += 1;
+                        if busy_slots.get(&slot_of(key.1)) == Some(&key) {
+                            busy_slots.remove(&slot_of(key.1));
+                        }
+                    }
+                    pb::TaskState::Failed => break Outcome::Failed(failure),
+                    pb::TaskState::Canceled => break Outcome::Failed(format!(
+                        "subtask {} of vertex {} stopped unexpectedly (its input or output connection broke)",
+                        key.1 + 1,
+                        key.0
+                    )),
+                    _ => {}
+                }
+            }
+        }
+    };
+    if matches!(outcome, Outcome::Finished) {
+        return outcome;
+    }
+    // Cancel the attempt and wait for its subtasks to stop.
+    set_state(
+        job,
+        if matches!(outcome, Outcome::Cancelled) {
+            "CANCELLING"
+        } else {
+            "FAILING"
+        },
+    );
+    for c in commands.values() {
+        let _ = c.send(Ok(pb::WorkerCommand {
+            command: Some(pb::worker_command::Command::CancelAttempt(pb::CancelAttempt {
+                attempt,
+            })),
+        }));
+    }
+    let deadline = tokio::time::Instant::now() + CANCEL_TIMEOUT;
+    let mut gone: HashSet<String> = HashSet::new();
+    loop {
+        let remaining: Vec<(u32, u32)> = {
+            let rt = job.lock();
+            deployed
+                .iter()
+                .filter(|k| {
+                    rt.tasks.get(k).is_some_and(|t| {
+                        !matches!(t.state.as_str(), "FINISHED" | "FAILED" | "CANCELED")
+                            && !gone.contains(&t.tm)
+                            && rt.workers.contains_key(&t.tm)
+                    })
+                })
+                .copied()
+                .collect()
+        };
+        if remaining.is_empty() {
+            break;
+        }
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Err(_) => {
+                warn!(job = %job.name, "{} subtasks did not stop within {CANCEL_TIMEOUT:?}", remaining.len());
+                break;
+            }
+            Ok(None) => break,
+            Ok(Some(JobEvent::Report(r))) if r.attempt == attempt => {
+                let state = pb::TaskState::try_from(r.state).unwrap_or(pb::TaskState::Unspecified);
+                let mut rt = job.lock();
+                if let Some(t) = rt.tasks.get_mut(&(r.vertex, r.subtask)) {
+                    t.state = match state {
+                        pb::TaskState::Finished => "FINISHED",
+                        pb::TaskState::Failed => "FAILED",
+                        pb::TaskState::Canceled => "CANCELED",
+                        _ => "CANCELING",
+                    }
+                    .into();
+                    t.previous = t.latest.take();
+                    t.latest = Some((Instant::now(), r));
+                }
+            }
+            Ok(Some(JobEvent::WorkerGone { tm, .. })) | Ok(Some(JobEvent::TaskManagerLost { tm, .. })) => {
+                job.lock().workers.remove(&tm);
+                gone.insert(tm);
+            }
+            Ok(Some(_)) => {}
+        }
+    }
+    outcome
+}

@@ -1,0 +1,337 @@
+//! The JobManager: the cluster's coordinator.
+//!
+//! One tokio runtime serves the gRPC control plane ([`service`]) and the REST API. State:
+//! - the **TaskManagers** that registered, with their slots, their command stream and the time of
+//!   their last heartbeat; a TaskManager whose stream closes or whose heartbeats stop for
+//!   `heartbeat.timeout` is removed and the jobs that had subtasks on it fail over;
+//! - the **jobs**, each driven by its own task ([`driver`]) through attempts: reset the job's
+//!   coordinator (a child process of the job binary holding split enumerators and sink commit),
+//!   take slots, make sure a worker runs on every TaskManager involved, place and deploy subtasks,
+//!   follow their reports, and on a failure cancel the attempt and restart according to the
+//!   restart strategy;
+//! - the **blob store**: uploaded job binaries under `blob.storage.directory/<job-id>/`.
+//!
+//! Scheduling uses slot sharing: a job takes `n` slots (its highest parallelism for streaming; up
+//! to that for batch) and subtask `j` of every vertex goes to shared slot `j mod n`, so one slot
+//! runs one pipeline of the job. Batch jobs deploy a subtask when every producer of its inputs has
+//! finished, one subtask per shared slot at a time; streaming jobs deploy everything at once.
+
+mod coordinator;
+mod driver;
+mod rest_backend;
+mod service;
+
+use crate::net::Secret;
+use crate::pb;
+use anyhow::{anyhow, Context as _, Result};
+use spate_common::config::{keys, Configuration};
+use spate_graph::{ExecutionMode, JobGraph};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+pub use coordinator::CoordinatorProcess;
+
+/// Where a JobManager listens.
+#[derive(Clone, Debug)]
+pub struct JobManagerOptions {
+    /// The RPC (gRPC) address.
+    pub rpc: SocketAddr,
+    /// The REST address.
+    pub rest: SocketAddr,
+}
+
+/// Messages to a TaskManager's command stream.
+type TmCommands = mpsc::UnboundedSender<Result<pb::TaskManagerCommand, tonic::Status>>;
+/// Messages to a worker's command stream.
+type WorkerCommands = mpsc::UnboundedSender<Result<pb::WorkerCommand, tonic::Status>>;
+
+/// A registered TaskManager.
+#[derive(Debug)]
+pub(crate) struct TaskManagerEntry {
+    pub id: String,
+    pub host: String,
+    pub address: String,
+    pub slots: u32,
+    /// Slots held by jobs.
+    pub used: u32,
+    pub last_heartbeat: Instant,
+    pub commands: Option<TmCommands>,
+    /// Incremented each time a command stream is opened (to ignore the close of an older one).
+    pub stream_generation: u64,
+}
+
+/// What happens to a job, in the order it happens.
+#[derive(Debug)]
+pub(crate) enum JobEvent {
+    WorkerAttached { tm: String },
+    WorkerGone { tm: String, reason: String },
+    TaskManagerLost { tm: String, reason: String },
+    Report(pb::TaskReport),
+    Cancel,
+}
+
+/// The latest and previous report of a subtask (for rates).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TaskStatus {
+    pub state: String,
+    pub tm: String,
+    pub latest: Option<(Instant, pb::TaskReport)>,
+    pub previous: Option<(Instant, pb::TaskReport)>,
+}
+
+/// A worker of a job on one TaskManager.
+#[derive(Debug)]
+pub(crate) struct WorkerEntry {
+    pub data_address: String,
+    pub commands: WorkerCommands,
+    pub generation: u64,
+}
+
+/// The changing part of a job.
+#[derive(Debug, Default)]
+pub(crate) struct JobRuntime {
+    pub state: String,
+    pub end_ms: Option<u64>,
+    pub failure: Option<String>,
+    pub restarts: u32,
+    pub attempt: u32,
+    pub tasks: HashMap<(u32, u32), TaskStatus>,
+    pub workers: HashMap<String, WorkerEntry>,
+    pub worker_generation: u64,
+    pub split_stats: Option<[u64; 4]>,
+    /// Operator totals of finished subtasks of the current attempt are kept in `tasks`; this holds
+    /// the totals when the job ended.
+    pub final_totals: Option<Vec<pb::OperatorTotals>>,
+    pub coordinator: Option<Arc<CoordinatorProcess>>,
+}
+
+/// A job the JobManager knows.
+#[derive(Debug)]
+pub(crate) struct JobEntry {
+    pub id: String,
+    pub name: String,
+    pub mode: ExecutionMode,
+    pub graph: JobGraph,
+    pub config: Configuration,
+    pub config_lines: String,
+    pub args: Vec<String>,
+    pub sha256: String,
+    pub binary: PathBuf,
+    pub dir: PathBuf,
+    pub submitted_ms: u64,
+    pub submitted_at: Instant,
+    pub events: mpsc::UnboundedSender<JobEvent>,
+    pub rt: Mutex<JobRuntime>,
+}
+
+impl JobEntry {
+    pub fn lock(&self) -> MutexGuard<'_, JobRuntime> {
+        self.rt.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn state(&self) -> String {
+        self.lock().state.clone()
+    }
+
+    pub fn duration_ms(&self) -> u64 {
+        let rt = self.lock();
+        match rt.end_ms {
+            Some(end) => end.saturating_sub(self.submitted_ms),
+            None => self.submitted_at.elapsed().as_millis() as u64,
+        }
+    }
+
+    /// Records in/out per operator over the subtasks of the current attempt.
+    pub fn operator_totals(&self) -> Vec<pb::OperatorTotals> {
+        let rt = self.lock();
+        if let Some(t) = &rt.final_totals {
+            return t.clone();
+        }
+        totals_of(&self.graph, &rt)
+    }
+}
+
+pub(crate) fn totals_of(graph: &JobGraph, rt: &JobRuntime) -> Vec<pb::OperatorTotals> {
+    let mut out = Vec::new();
+    for v in &graph.vertices {
+        for op in &v.operators {
+            let mut t = pb::OperatorTotals {
+                operator_id: op.operator.0,
+                name: op.name.clone(),
+                parallelism: v.parallelism,
+                records_in: 0,
+                records_out: 0,
+            };
+            for j in 0..v.parallelism {
+                let Some((_, r)) = rt.tasks.get(&(v.id.0, j)).and_then(|t| t.latest.as_ref()) else {
+                    continue;
+                };
+                if let Some(c) = r.operators.iter().find(|c| c.operator_id == op.operator.0) {
+                    t.records_in += c.records_in;
+                    t.records_out += c.records_out;
+                }
+            }
+            out.push(t);
+        }
+    }
+    out
+}
+
+/// The JobManager's state, shared by the RPC service, the REST API and the job drivers.
+#[derive(Debug)]
+pub struct JobManager {
+    pub(crate) config: Configuration,
+    pub(crate) secret: Arc<Secret>,
+    pub(crate) blob_dir: PathBuf,
+    pub(crate) heartbeat_interval: Duration,
+    pub(crate) heartbeat_timeout: Duration,
+    pub(crate) tms: Mutex<BTreeMap<String, TaskManagerEntry>>,
+    pub(crate) jobs: Mutex<BTreeMap<String, Arc<JobEntry>>>,
+    pub(crate) next_tm: std::sync::atomic::AtomicU64,
+    /// Wakes job drivers waiting for slots.
+    pub(crate) slots_changed: tokio::sync::Notify,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl JobManager {
+    pub(crate) fn tms(&self) -> MutexGuard<'_, BTreeMap<String, TaskManagerEntry>> {
+        self.tms.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn jobs(&self) -> MutexGuard<'_, BTreeMap<String, Arc<JobEntry>>> {
+        self.jobs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn job(&self, id: &str) -> Option<Arc<JobEntry>> {
+        self.jobs().get(id).cloned()
+    }
+
+    /// Removes a TaskManager and fails over the jobs that used it.
+    pub(crate) fn lose_taskmanager(&self, id: &str, reason: &str) {
+        let removed = self.tms().remove(id);
+        if let Some(tm) = removed {
+            warn!(taskmanager = %id, host = %tm.host, "TaskManager lost: {reason}");
+            for job in self.jobs().values() {
+                let involved = job.lock().workers.contains_key(id);
+                if involved {
+                    let _ = job.events.send(JobEvent::TaskManagerLost {
+                        tm: id.to_string(),
+                        reason: format!("TaskManager {id} ({}) lost: {reason}", tm.host),
+                    });
+                }
+            }
+            self.slots_changed.notify_waiters();
+        }
+    }
+
+    /// Declares TaskManagers lost whose heartbeats stopped.
+    fn check_heartbeats(&self) {
+        let late: Vec<String> = self
+            .tms()
+            .values()
+            .filter(|t| t.last_heartbeat.elapsed() > self.heartbeat_timeout)
+            .map(|t| t.id.clone())
+            .collect();
+        for id in late {
+            let timeout = self.heartbeat_timeout;
+            self.lose_taskmanager(&id, &format!("no heartbeat for {timeout:?}"));
+        }
+    }
+}
+
+/// Starts a JobManager and serves until the process ends (or `shutdown` resolves).
+pub async fn serve(
+    config: Configuration,
+    options: JobManagerOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let rpc_listener = tokio::net::TcpListener::bind(options.rpc)
+        .await
+        .map_err(|e| anyhow!("cannot listen on {} (jobmanager.rpc.port): {e}", options.rpc))?;
+    let rest_listener = tokio::net::TcpListener::bind(options.rest)
+        .await
+        .map_err(|e| anyhow!("cannot listen on {} (rest.port): {e}", options.rest))?;
+    let rpc_addr = rpc_listener.local_addr()?;
+    let rest_addr = rest_listener.local_addr()?;
+    let (secret, secret_file) = crate::auth::jobmanager_secret(&config, rpc_addr.port())?;
+    let blob_dir = match config
+        .get_opt(&keys::BLOB_STORAGE_DIRECTORY)
+        .filter(|d| !d.is_empty())
+    {
+        Some(d) => PathBuf::from(d),
+        None => {
+            let base = config
+                .get_opt(&keys::TMP_DIRS)
+                .filter(|d| !d.is_empty())
+                .map_or_else(std::env::temp_dir, PathBuf::from);
+            base.join(format!("spate-blobs-{}", std::process::id()))
+        }
+    };
+    std::fs::create_dir_all(&blob_dir).with_context(|| format!("cannot create {}", blob_dir.display()))?;
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let _ = std::fs::set_permissions(&blob_dir, std::fs::Permissions::from_mode(0o700));
+    }
+    let jm = Arc::new(JobManager {
+        heartbeat_interval: config.get(&keys::HEARTBEAT_INTERVAL),
+        heartbeat_timeout: config.get(&keys::HEARTBEAT_TIMEOUT),
+        config,
+        secret: Arc::new(secret),
+        blob_dir: blob_dir.clone(),
+        tms: Mutex::default(),
+        jobs: Mutex::default(),
+        next_tm: Default::default(),
+        slots_changed: tokio::sync::Notify::new(),
+    });
+
+    let checker = jm.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(checker.heartbeat_interval.max(Duration::from_millis(100)));
+        loop {
+            tick.tick().await;
+            checker.check_heartbeats();
+        }
+    });
+    let backend = Arc::new(rest_backend::Backend(jm.clone()));
+    tokio::spawn(async move {
+        if let Err(e) = crate::rest::serve(rest_listener, backend).await {
+            warn!("the REST server stopped: {e}");
+        }
+    });
+
+    info!(rpc = %rpc_addr, rest = %rest_addr, secret_file = %secret_file.display(), blobs = %blob_dir.display(), "JobManager started");
+    println!("JobManager RPC at {rpc_addr}, REST and dashboard at http://{rest_addr}/");
+    let svc = service::Service(jm.clone());
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(rpc_listener);
+    let server = tonic::service::interceptor::InterceptedService::new(
+        pb::job_manager_server::JobManagerServer::new(svc)
+            .max_decoding_message_size(64 << 20)
+            .max_encoding_message_size(64 << 20),
+        crate::auth::CheckSecret(jm.secret.clone()),
+    );
+    tonic::transport::Server::builder()
+        .add_service(server)
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+        .map_err(|e| anyhow!("the RPC server failed: {}", crate::client::error_chain(&e)))?;
+    // Jobs' child processes end with their sockets and pipes; remove the blobs.
+    let coords: Vec<_> = jm
+        .jobs()
+        .values()
+        .filter_map(|j| j.lock().coordinator.take())
+        .collect();
+    drop(coords);
+    let _ = std::fs::remove_dir_all(&blob_dir);
+    Ok(())
+}

@@ -1,0 +1,404 @@
+//! The JobManager's gRPC service.
+
+use super::{driver, now_ms, JobEntry, JobEvent, JobManager, JobRuntime, TaskManagerEntry, WorkerEntry};
+use crate::coordinator::{CoordReply, CoordRequest};
+use crate::pb;
+use sha2::{Digest as _, Sha256};
+use spate_common::config::Configuration;
+use spate_graph::{ExecutionMode, JobGraph};
+use std::io::Write as _;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status, Streaming};
+use tracing::{info, warn};
+
+/// The service (a handle on the JobManager).
+pub(crate) struct Service(pub Arc<JobManager>);
+
+type Stream_<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+/// Largest accepted job binary.
+const MAX_BINARY: u64 = 4 << 30;
+
+fn job_info(job: &JobEntry) -> pb::JobInfo {
+    let (state, failure, restarts, stats) = {
+        let rt = job.lock();
+        (
+            rt.state.clone(),
+            rt.failure.clone().unwrap_or_default(),
+            rt.restarts,
+            rt.split_stats,
+        )
+    };
+    pb::JobInfo {
+        job_id: job.id.clone(),
+        name: job.name.clone(),
+        state,
+        failure,
+        duration_ms: job.duration_ms(),
+        operators: job.operator_totals(),
+        split_stats_json: serde_json::to_string(&stats).unwrap_or_default(),
+        restarts,
+    }
+}
+
+#[tonic::async_trait]
+impl pb::job_manager_server::JobManager for Service {
+    async fn register_task_manager(
+        &self,
+        request: Request<pb::RegisterTaskManagerRequest>,
+    ) -> Result<Response<pb::RegisterTaskManagerResponse>, Status> {
+        let r = request.into_inner();
+        if r.slots == 0 {
+            return Err(Status::invalid_argument("a TaskManager needs at least one slot"));
+        }
+        let n = self.0.next_tm.fetch_add(1, Ordering::Relaxed) + 1;
+        let id = format!("tm-{n}-{}", r.host);
+        info!(taskmanager = %id, host = %r.host, slots = r.slots, pid = r.pid, "TaskManager registered");
+        self.0.tms().insert(
+            id.clone(),
+            TaskManagerEntry {
+                id: id.clone(),
+                host: r.host,
+                address: r.address,
+                slots: r.slots,
+                used: 0,
+                last_heartbeat: Instant::now(),
+                commands: None,
+                stream_generation: 0,
+            },
+        );
+        self.0.slots_changed.notify_waiters();
+        Ok(Response::new(pb::RegisterTaskManagerResponse {
+            taskmanager_id: id,
+            heartbeat_interval_ms: self.0.heartbeat_interval.as_millis() as u64,
+            heartbeat_timeout_ms: self.0.heartbeat_timeout.as_millis() as u64,
+        }))
+    }
+
+    type CommandsStream = Stream_<pb::TaskManagerCommand>;
+
+    async fn commands(
+        &self,
+        request: Request<pb::CommandsRequest>,
+    ) -> Result<Response<Self::CommandsStream>, Status> {
+        let id = request.into_inner().taskmanager_id;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let generation = {
+            let mut tms = self.0.tms();
+            let tm = tms
+                .get_mut(&id)
+                .ok_or_else(|| Status::not_found(format!("unknown TaskManager {id}: register first")))?;
+            tm.stream_generation += 1;
+            tm.commands = Some(tx.clone());
+            tm.stream_generation
+        };
+        let jm = self.0.clone();
+        tokio::spawn(async move {
+            tx.closed().await;
+            let current = jm.tms().get(&id).map(|t| t.stream_generation);
+            if current == Some(generation) {
+                jm.lose_taskmanager(&id, "its connection closed");
+            }
+        });
+        Ok(Response::new(Box::pin(UnboundedReceiverStream::new(rx))))
+    }
+
+    async fn heartbeat(
+        &self,
+        request: Request<pb::HeartbeatRequest>,
+    ) -> Result<Response<pb::HeartbeatResponse>, Status> {
+        let r = request.into_inner();
+        let known = match self.0.tms().get_mut(&r.taskmanager_id) {
+            Some(tm) => {
+                tm.last_heartbeat = Instant::now();
+                true
+            }
+            None => false,
+        };
+        for exit in r.exited {
+            if let Some(job) = self.0.job(&exit.job_id) {
+                let _ = job.events.send(JobEvent::WorkerGone {
+                    tm: r.taskmanager_id.clone(),
+                    reason: exit.reason,
+                });
+            }
+        }
+        Ok(Response::new(pb::HeartbeatResponse { known }))
+    }
+
+    async fn submit_job(
+        &self,
+        request: Request<Streaming<pb::SubmitChunk>>,
+    ) -> Result<Response<pb::SubmitJobResponse>, Status> {
+        let mut stream = request.into_inner();
+        let header = match stream.message().await? {
+            Some(pb::SubmitChunk {
+                part: Some(pb::submit_chunk::Part::Header(h)),
+            }) => h,
+            _ => return Err(Status::invalid_argument("a submission starts with its header")),
+        };
+        if header.binary_size > MAX_BINARY {
+            return Err(Status::invalid_argument(format!(
+                "job binary of {} bytes is larger than {MAX_BINARY}",
+                header.binary_size
+            )));
+        }
+        let graph: JobGraph = serde_json::from_str(&header.job_graph_json)
+            .map_err(|e| Status::invalid_argument(format!("bad job graph: {e}")))?;
+        let mut config = Configuration::default();
+        let lines: Vec<&str> = header.config.lines().filter(|l| !l.trim().is_empty()).collect();
+        config
+            .apply_dynamic(&lines)
+            .map_err(|e| Status::invalid_argument(format!("bad job configuration: {e}")))?;
+        let mode = match header.mode.as_str() {
+            "STREAMING" => ExecutionMode::Streaming,
+            "BATCH" => ExecutionMode::Batch,
+            m => return Err(Status::invalid_argument(format!("unknown execution mode '{m}'"))),
+        };
+        let job_id = spate_common::ids::JobId::generate().to_string();
+        let dir = self.0.blob_dir.join(&job_id);
+        std::fs::create_dir_all(&dir).map_err(|e| Status::internal(format!("blob store: {e}")))?;
+        let binary = dir.join("job-binary");
+        let mut file =
+            std::fs::File::create(&binary).map_err(|e| Status::internal(format!("blob store: {e}")))?;
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = stream.message().await? {
+            let Some(pb::submit_chunk::Part::Binary(bytes)) = chunk.part else {
+                return Err(Status::invalid_argument("a second header in one submission"));
+            };
+            size += bytes.len() as u64;
+            if size > header.binary_size {
+                return Err(Status::invalid_argument("more binary bytes than announced"));
+            }
+            hasher.update(&bytes);
+            file.write_all(&bytes)
+                .map_err(|e| Status::internal(format!("blob store: {e}")))?;
+        }
+        drop(file);
+        let sha = hex::encode(hasher.finalize());
+        if size != header.binary_size || sha != header.binary_sha256 {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(Status::data_loss(
+                "the job binary arrived damaged (size or SHA-256 differ); submit again",
+            ));
+        }
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| Status::internal(format!("blob store: {e}")))?;
+        }
+        let (events, rx) = mpsc::unbounded_channel();
+        let job = Arc::new(JobEntry {
+            id: job_id.clone(),
+            name: header.name,
+            mode,
+            graph,
+            config,
+            config_lines: header.config,
+            args: header.args,
+            sha256: sha,
+            binary,
+            dir,
+            submitted_ms: now_ms(),
+            submitted_at: Instant::now(),
+            events,
+            rt: Mutex::new(JobRuntime {
+                state: "CREATED".into(),
+                ..Default::default()
+            }),
+        });
+        info!(job = %job.name, id = %job_id, mode = ?mode, vertices = job.graph.vertices.len(), "job submitted");
+        self.0.jobs().insert(job_id.clone(), job.clone());
+        tokio::spawn(driver::drive(self.0.clone(), job, rx));
+        Ok(Response::new(pb::SubmitJobResponse { job_id }))
+    }
+
+    async fn get_job(&self, request: Request<pb::JobRequest>) -> Result<Response<pb::JobInfo>, Status> {
+        let id = request.into_inner().job_id;
+        let job = self
+            .0
+            .job(&id)
+            .ok_or_else(|| Status::not_found(format!("no job {id}")))?;
+        Ok(Response::new(job_info(&job)))
+    }
+
+    async fn list_jobs(
+        &self,
+        _request: Request<pb::ListJobsRequest>,
+    ) -> Result<Response<pb::ListJobsResponse>, Status> {
+        let jobs: Vec<_> = self.0.jobs().values().cloned().collect();
+        Ok(Response::new(pb::ListJobsResponse {
+            jobs: jobs.iter().map(|j| job_info(j)).collect(),
+        }))
+    }
+
+    async fn cancel_job(
+        &self,
+        request: Request<pb::JobRequest>,
+    ) -> Result<Response<pb::CancelJobResponse>, Status> {
+        let id = request.into_inner().job_id;
+        cancel(&self.0, &id).map_err(Status::failed_precondition)?;
+        Ok(Response::new(pb::CancelJobResponse {}))
+    }
+
+    type FetchBinaryStream = Stream_<pb::BinaryChunk>;
+
+    async fn fetch_binary(
+        &self,
+        request: Request<pb::FetchBinaryRequest>,
+    ) -> Result<Response<Self::FetchBinaryStream>, Status> {
+        let id = request.into_inner().job_id;
+        let job = self
+            .0
+            .job(&id)
+            .ok_or_else(|| Status::not_found(format!("no job {id}")))?;
+        let mut file = tokio::fs::File::open(&job.binary)
+            .await
+            .map_err(|e| Status::internal(format!("blob store: {e}")))?;
+        // Streamed from the file a few chunks ahead of the network, never whole in memory.
+        let (tx, rx) = mpsc::channel(4);
+        tokio::spawn(async move {
+            use tokio::io::AsyncReadExt as _;
+            loop {
+                let mut buf = vec![0u8; crate::client::CHUNK];
+                match file.read(&mut buf).await {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        if tx.send(Ok(pb::BinaryChunk { data: buf })).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(Status::internal(format!("blob store: {e}")))).await;
+                        break;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+
+    type AttachWorkerStream = Stream_<pb::WorkerCommand>;
+
+    async fn attach_worker(
+        &self,
+        request: Request<pb::AttachWorkerRequest>,
+    ) -> Result<Response<Self::AttachWorkerStream>, Status> {
+        let r = request.into_inner();
+        let job = self
+            .0
+            .job(&r.job_id)
+            .ok_or_else(|| Status::not_found(format!("no job {}", r.job_id)))?;
+        let expected = crate::fingerprint(&job.graph).map_err(|e| Status::internal(e.to_string()))?;
+        if r.graph_fingerprint != expected {
+            let msg = "the job binary built a different job graph on a TaskManager than when it was submitted: a job must build its pipeline deterministically from its arguments and configuration";
+            let _ = job.events.send(JobEvent::WorkerGone {
+                tm: r.taskmanager_id.clone(),
+                reason: msg.into(),
+            });
+            return Err(Status::failed_precondition(msg));
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let generation = {
+            let mut rt = job.lock();
+            rt.worker_generation += 1;
+            let g = rt.worker_generation;
+            rt.workers.insert(
+                r.taskmanager_id.clone(),
+                WorkerEntry {
+                    data_address: r.data_address,
+                    commands: tx.clone(),
+                    generation: g,
+                },
+            );
+            g
+        };
+        let _ = job.events.send(JobEvent::WorkerAttached {
+            tm: r.taskmanager_id.clone(),
+        });
+        let tm = r.taskmanager_id;
+        tokio::spawn(async move {
+            tx.closed().await;
+            let current = job.lock().workers.get(&tm).map(|w| w.generation);
+            if current == Some(generation) {
+                let _ = job.events.send(JobEvent::WorkerGone {
+                    tm,
+                    reason: "its connection closed".into(),
+                });
+            }
+        });
+        Ok(Response::new(Box::pin(UnboundedReceiverStream::new(rx))))
+    }
+
+    async fn report_tasks(&self, request: Request<pb::TaskReports>) -> Result<Response<pb::Ack>, Status> {
+        let r = request.into_inner();
+        if let Some(job) = self.0.job(&r.job_id) {
+            for t in r.tasks {
+                let _ = job.events.send(JobEvent::Report(t));
+            }
+        }
+        Ok(Response::new(pb::Ack {}))
+    }
+
+    async fn next_split(
+        &self,
+        request: Request<pb::NextSplitRequest>,
+    ) -> Result<Response<pb::NextSplitResponse>, Status> {
+        let r = request.into_inner();
+        let job = self
+            .0
+            .job(&r.job_id)
+            .ok_or_else(|| Status::not_found(format!("no job {}", r.job_id)))?;
+        let coord = {
+            let rt = job.lock();
+            if rt.attempt != r.attempt {
+                return Ok(Response::new(pb::NextSplitResponse::default()));
+            }
+            rt.coordinator.clone()
+        };
+        let coord = coord.ok_or_else(|| Status::unavailable("the job has no coordinator"))?;
+        let req = CoordRequest::NextSplit {
+            vertex: r.vertex,
+            subtask: r.subtask,
+            host: (!r.host.is_empty()).then_some(r.host),
+        };
+        let reply = tokio::task::spawn_blocking(move || coord.request(&req))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(|e| Status::internal(format!("{e:#}")))?;
+        match reply {
+            CoordReply::Split(Some(bytes)) => Ok(Response::new(pb::NextSplitResponse {
+                has_split: true,
+                split: bytes,
+            })),
+            CoordReply::Split(None) => Ok(Response::new(pb::NextSplitResponse::default())),
+            CoordReply::Error(e) => Err(Status::internal(e)),
+            other => Err(Status::internal(format!(
+                "unexpected coordinator reply {other:?}"
+            ))),
+        }
+    }
+}
+
+/// Cancels a job that is still running.
+pub(crate) fn cancel(jm: &JobManager, id: &str) -> Result<(), String> {
+    let job = jm.job(id).ok_or_else(|| format!("no job {id}"))?;
+    let state = job.state();
+    if crate::client::is_terminal(&state) {
+        return Err(format!("job {id} already ended ({state})"));
+    }
+    if job.events.send(JobEvent::Cancel).is_err() {
+        warn!(job = %id, "the job's driver is gone");
+    }
+    Ok(())
+}
