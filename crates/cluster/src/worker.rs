@@ -127,6 +127,9 @@ pub fn run(sub: JobSubmission) -> Result<()> {
     Ok(())
 }
 
+/// The record counters of each operator of one subtask's chain.
+type ChainCounters = Vec<(OperatorId, Arc<OperatorCounters>)>;
+
 #[derive(Default)]
 struct AttemptState {
     attempt: u32,
@@ -134,7 +137,7 @@ struct AttemptState {
     channels: Arc<ChannelTable>,
     receivers: HashMap<(VertexId, u32), ErasedRx>,
     io: HashMap<(VertexId, u32), Arc<TaskIo>>,
-    counters: HashMap<(VertexId, u32), Vec<(OperatorId, Arc<OperatorCounters>)>>,
+    counters: HashMap<(VertexId, u32), ChainCounters>,
     running: HashMap<(VertexId, u32), Instant>,
 }
 

@@ -540,11 +540,13 @@ async fn run_on_slots(
                         }
                     }
                     pb::TaskState::Failed => break Outcome::Failed(failure),
-                    pb::TaskState::Canceled => break Outcome::Failed(format!(
+                    pb::TaskState::Canceled => {
+                        break Outcome::Failed(format!(
                         "subtask {} of vertex {} stopped unexpectedly (its input or output connection broke)",
                         key.1 + 1,
                         key.0
-                    )),
+                    ))
+                    }
                     _ => {}
                 }
             }

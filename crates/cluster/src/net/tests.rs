@@ -260,6 +260,8 @@ fn wrong_secret_is_refused_and_the_server_keeps_serving() {
 #[test]
 fn garbage_and_truncated_handshakes_are_closed() {
     let b = plane(&Secret::generate(), 2);
+    // A client that never answers holds only its own thread (until the 5 s handshake timeout).
+    let silent = raw(&b);
     // Random bytes after reading the challenge.
     let mut s = raw(&b);
     read_challenge(&mut s);
@@ -291,6 +293,7 @@ fn garbage_and_truncated_handshakes_are_closed() {
     let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: spate\r\n\r\n                                  ");
     assert_closed(s);
     assert_sound(&b);
+    drop(silent);
 }
 
 fn raw(b: &DataPlane) -> TcpStream {
