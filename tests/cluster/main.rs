@@ -2,9 +2,7 @@
 //! process, on loopback.
 #![allow(clippy::unwrap_used)]
 
-mod fixture;
-
-use fixture::{http, job_id_of, Cluster};
+use spate_e2e::cluster::{http, job_id_of, Cluster};
 use spate_e2e::{binary, read_wordcount_output, reference_wordcount, write_corpus};
 use std::io::Write as _;
 use std::net::TcpStream;

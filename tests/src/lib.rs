@@ -1,5 +1,9 @@
 //! Helpers for the end-to-end tests: corpora, reference results, locating built binaries.
 
+/// A real multi-process Spate cluster.
+#[allow(clippy::unwrap_used)]
+pub mod cluster;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
-//! A real multi-process cluster for tests: one `spate jobmanager` and TaskManagers, each a
+//! A real multi-process cluster for tests (used by `tests/cluster` and `tests/hadoop`): one `spate jobmanager` and TaskManagers, each a
 //! process, on loopback with ephemeral ports and a private secret file.
 
-use spate_e2e::binary;
+use crate::binary;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -23,6 +23,12 @@ impl Cluster {
     }
 
     pub fn start_with(tms: usize, slots: u32, props: &[&str]) -> Cluster {
+        Self::start_on(&vec!["127.0.0.1"; tms], slots, props)
+    }
+
+    /// A JobManager and one TaskManager per host identity in `hosts` (e.g. the minicluster's
+    /// 127.0.0.2-4), each with `slots` slots.
+    pub fn start_on(hosts: &[&str], slots: u32, props: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let mut cmd = Command::new(binary("spate"));
         cmd.args([
@@ -61,10 +67,10 @@ impl Cluster {
             jobmanager,
             taskmanagers: Vec::new(),
         };
-        for _ in 0..tms {
-            c.add_taskmanager(slots);
+        for h in hosts {
+            c.add_taskmanager_on(h, slots);
         }
-        c.wait_for_taskmanagers(tms);
+        c.wait_for_taskmanagers(hosts.len());
         c
     }
 
@@ -87,11 +93,15 @@ impl Cluster {
     }
 
     pub fn add_taskmanager(&mut self, slots: u32) {
+        self.add_taskmanager_on("127.0.0.1", slots);
+    }
+
+    pub fn add_taskmanager_on(&mut self, host: &str, slots: u32) {
         let n = self.taskmanagers.len() + 1;
         let work = self.dir.path().join(format!("tm-{n}"));
         let log = std::fs::File::create(self.dir.path().join(format!("taskmanager-{n}.log"))).unwrap();
         let child = Command::new(binary("spate"))
-            .args(["taskmanager", "-m", &self.rpc, "--host", "127.0.0.1", "--slots"])
+            .args(["taskmanager", "-m", &self.rpc, "--host", host, "--slots"])
             .arg(slots.to_string())
             .arg("--work-dir")
             .arg(&work)
