@@ -6,6 +6,7 @@
 mod csv;
 mod errors;
 mod fixture;
+mod locality;
 mod parquet;
 mod read;
 mod write;

@@ -41,6 +41,11 @@ impl Cluster {
             "127.0.0.1",
         ])
         .args(Self::base_props(dir.path()))
+        .arg("-D")
+        .arg(format!(
+            "blob.storage.directory={}",
+            dir.path().join("blobs").display()
+        ))
         .args(props.iter().flat_map(|p| ["-D", p]))
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(dir.path().join("jobmanager.log")).unwrap());

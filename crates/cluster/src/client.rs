@@ -72,20 +72,56 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// Uploads `binary` with the job's header; returns the job id.
+/// Uploads `binary` (unless the blob store has it already) with the job's header; returns the
+/// job id.
 pub async fn submit(client: &mut Client, mut header: pb::SubmitHeader, binary: &Path) -> Result<String> {
-    let bytes =
-        std::fs::read(binary).with_context(|| format!("cannot read the job binary {}", binary.display()))?;
-    header.binary_sha256 = hex::encode(Sha256::digest(&bytes));
-    header.binary_size = bytes.len() as u64;
-    let mut chunks = vec![pb::SubmitChunk {
-        part: Some(pb::submit_chunk::Part::Header(header)),
-    }];
-    chunks.extend(bytes.chunks(CHUNK).map(|c| pb::SubmitChunk {
-        part: Some(pb::submit_chunk::Part::Binary(c.to_vec())),
-    }));
+    let size = std::fs::metadata(binary)
+        .with_context(|| format!("cannot read the job binary {}", binary.display()))?
+        .len();
+    let path = binary.to_path_buf();
+    header.binary_sha256 = tokio::task::spawn_blocking(move || sha256_file(&path)).await??;
+    header.binary_size = size;
+    let present = client
+        .has_binary(pb::HasBinaryRequest {
+            sha256: header.binary_sha256.clone(),
+        })
+        .await
+        .map_err(|s| status_error("the JobManager refused the job", s))?
+        .into_inner()
+        .present;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let _ = tx
+        .send(pb::SubmitChunk {
+            part: Some(pb::submit_chunk::Part::Header(header)),
+        })
+        .await;
+    if !present {
+        let mut file = tokio::fs::File::open(binary)
+            .await
+            .with_context(|| format!("cannot read the job binary {}", binary.display()))?;
+        tokio::spawn(async move {
+            use tokio::io::AsyncReadExt as _;
+            loop {
+                let mut buf = vec![0u8; CHUNK];
+                match file.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        let chunk = pb::SubmitChunk {
+                            part: Some(pb::submit_chunk::Part::Binary(buf)),
+                        };
+                        if tx.send(chunk).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+    } else {
+        drop(tx);
+    }
     let reply = client
-        .submit_job(futures::stream::iter(chunks))
+        .submit_job(tokio_stream::wrappers::ReceiverStream::new(rx))
         .await
         .map_err(|s| status_error("the JobManager refused the job", s))?;
     Ok(reply.into_inner().job_id)

@@ -7,13 +7,21 @@
 //! little-endian `u32` length and a postcard body. The coordinator speaks first with
 //! [`CoordReply::Hello`]; then the JobManager sends one [`CoordRequest`] at a time and reads one
 //! reply. The coordinator exits when the socket or its stdin closes.
+//!
+//! A source subtask's request for work (gRPC `NextSplit` from its worker) becomes
+//! [`CoordRequest::NextSplit`], answered with [`CoordReply::Split`] (a split, or none left, with
+//! the job's split locality counters so far: the JobManager keeps them for the REST API while the
+//! job runs) or [`CoordReply::Wait`] (a split waits for a reader on a host that stores it; the
+//! worker asks again shortly).
 
 use anyhow::{anyhow, Context as _, Result};
 use serde::{Deserialize, Serialize};
+use spate_common::config::Configuration;
 use spate_common::ids::VertexId;
 use spate_graph::JobGraph;
 use spate_runtime::code::{ErasedEnumerator, JobCode, NodeCode};
 use spate_runtime::executor::{plan_submission, JobSubmission};
+use spate_runtime::source::{SplitAssignment, SplitStats};
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -26,7 +34,7 @@ pub const MAX_FRAME: usize = 64 << 20;
 pub enum CoordRequest {
     /// Start an attempt: sinks initialize, enumerators are created afresh.
     Reset { attempt: u32 },
-    /// The next split of a source subtask.
+    /// Work for a source subtask: answered with [`CoordReply::Split`] or [`CoordReply::Wait`].
     NextSplit {
         vertex: u32,
         subtask: u32,
@@ -47,10 +55,32 @@ pub enum CoordReply {
     Ok,
     /// Failed, with the message.
     Error(String),
-    /// A postcard-encoded split, or none left.
-    Split(Option<Vec<u8>>),
-    /// Local splits, remote splits, local bytes, remote bytes.
+    /// A postcard-encoded split, or none left for the subtask; with the job's split locality
+    /// counts after this assignment (see [`stats_to_wire`]).
+    Split {
+        split: Option<Vec<u8>>,
+        stats: Option<[u64; 4]>,
+    },
+    /// Local splits, remote splits, local bytes, remote bytes (see [`stats_to_wire`]).
     Stats(Option<[u64; 4]>),
+    /// No split for the subtask yet (it waits for locality): ask again shortly.
+    Wait,
+}
+
+/// Split locality counts as they travel (to the JobManager, and on to the client as JSON):
+/// `[local splits, remote splits, local bytes, remote bytes]`.
+pub fn stats_to_wire(s: SplitStats) -> [u64; 4] {
+    [s.local_splits, s.remote_splits, s.local_bytes, s.remote_bytes]
+}
+
+/// The inverse of [`stats_to_wire`].
+pub fn stats_from_wire([local_splits, remote_splits, local_bytes, remote_bytes]: [u64; 4]) -> SplitStats {
+    SplitStats {
+        local_splits,
+        remote_splits,
+        local_bytes,
+        remote_bytes,
+    }
 }
 
 /// Writes one frame.
@@ -94,6 +124,7 @@ pub fn run(sub: JobSubmission) -> Result<()> {
     let mut coord = Coordinator {
         job,
         code: sub.code,
+        config: sub.config,
         enumerators: HashMap::new(),
     };
     loop {
@@ -109,6 +140,7 @@ pub fn run(sub: JobSubmission) -> Result<()> {
 struct Coordinator {
     job: JobGraph,
     code: JobCode,
+    config: Configuration,
     enumerators: HashMap<VertexId, Box<dyn ErasedEnumerator>>,
 }
 
@@ -128,15 +160,25 @@ impl Coordinator {
                 let Some(e) = self.enumerators.get_mut(&v) else {
                     return CoordReply::Error(format!("vertex {vertex} has no split enumerator"));
                 };
-                let Some(split) = e.next_split(subtask, host.as_deref()) else {
-                    return CoordReply::Split(None);
+                let split = match e.assign(subtask, host.as_deref()) {
+                    SplitAssignment::Split(split) => split,
+                    SplitAssignment::Wait => return CoordReply::Wait,
+                    SplitAssignment::NoMoreSplits => {
+                        return CoordReply::Split {
+                            split: None,
+                            stats: self.stats(),
+                        }
+                    }
                 };
                 let Some(vx) = self.job.vertices.get(vertex as usize) else {
                     return CoordReply::Error(format!("no vertex {vertex}"));
                 };
                 match self.code.node(vx.head()) {
                     Ok(NodeCode::Source(src)) => match src.encode_split(split) {
-                        Ok(bytes) => CoordReply::Split(Some(bytes)),
+                        Ok(bytes) => CoordReply::Split {
+                            split: Some(bytes),
+                            stats: self.stats(),
+                        },
                         Err(e) => CoordReply::Error(e.to_string()),
                     },
                     _ => CoordReply::Error(format!("vertex {vertex} is not a source")),
@@ -155,18 +197,19 @@ impl Coordinator {
                 }
                 first_error.map_or(CoordReply::Ok, CoordReply::Error)
             }
-            CoordRequest::Stats => {
-                let mut total: Option<spate_runtime::source::SplitStats> = None;
-                for e in self.enumerators.values() {
-                    if let Some(s) = e.assignment_stats() {
-                        total.get_or_insert_with(Default::default).add(&s);
-                    }
-                }
-                CoordReply::Stats(
-                    total.map(|s| [s.local_splits, s.remote_splits, s.local_bytes, s.remote_bytes]),
-                )
+            CoordRequest::Stats => CoordReply::Stats(self.stats()),
+        }
+    }
+
+    /// The locality counts of every source that knows them, summed.
+    fn stats(&self) -> Option<[u64; 4]> {
+        let mut total: Option<SplitStats> = None;
+        for e in self.enumerators.values() {
+            if let Some(s) = e.assignment_stats() {
+                total.get_or_insert_with(Default::default).add(&s);
             }
         }
+        total.map(stats_to_wire)
     }
 
     fn reset(&mut self) -> spate_runtime::Result<()> {
@@ -178,7 +221,7 @@ impl Coordinator {
                         .prepare(v.parallelism)
                         .map_err(|e| spate_runtime::Error::Other(format!("operator '{}': {e}", op.name)))?,
                     NodeCode::Source(s) => {
-                        let e = s.create_enumerator(v.parallelism).map_err(|e| {
+                        let e = s.create_enumerator(v.parallelism, &self.config).map_err(|e| {
                             spate_runtime::Error::Other(format!("operator '{}': {e}", op.name))
                         })?;
                         self.enumerators.insert(v.id, e);

@@ -9,7 +9,6 @@ use spate_common::ids::{JobId, OperatorId};
 use spate_runtime::error::{Error, Result};
 use spate_runtime::executor::{plan_submission, JobSubmission};
 use spate_runtime::metrics::{JobResult, JobStatus, OperatorStats};
-use spate_runtime::source::SplitStats;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -74,12 +73,7 @@ fn result_of(name: &str, info: pb::JobInfo) -> Result<JobResult> {
     let splits = serde_json::from_str::<Option<[u64; 4]>>(&info.split_stats_json)
         .ok()
         .flatten()
-        .map(|[a, b, c, d]| SplitStats {
-            local_splits: a,
-            remote_splits: b,
-            local_bytes: c,
-            remote_bytes: d,
-        });
+        .map(crate::coordinator::stats_from_wire);
     let result = JobResult {
         job_id: JobId(u128::from_str_radix(&info.job_id, 16).unwrap_or_default()),
         job_name: name.to_string(),

@@ -29,6 +29,7 @@ use spate_runtime::context::{JobControl, TaskContext};
 use spate_runtime::executor::{plan_submission, JobSubmission};
 use spate_runtime::metrics::OperatorCounters;
 use spate_runtime::remote::{FrameKind, RemoteInbox, RemoteLink, TaskIo};
+use spate_runtime::source::SplitAssignment;
 use spate_runtime::task::{run_subtask, ChannelTable, SubtaskEnd, SubtaskInputs};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -291,6 +292,7 @@ impl Worker {
                 host: Some(self.host.clone()),
                 config: self.config.clone(),
                 control: st.control.clone(),
+                execution: 0,
             };
             let splits: Option<Arc<dyn SplitProvider>> = vertex.is_source.then(|| {
                 Arc::new(RemoteSplits {
@@ -434,7 +436,7 @@ impl Worker {
         vertex: VertexId,
         subtask: u32,
         host: Option<&str>,
-    ) -> Option<ErasedSplit> {
+    ) -> SplitAssignment<ErasedSplit> {
         let mut client = self.client.clone();
         let req = pb::NextSplitRequest {
             job_id: self.job_id.clone(),
@@ -450,13 +452,18 @@ impl Worker {
                 s.message()
             )),
         };
-        if !reply.has_split {
-            return None;
+        if reply.wait {
+            return SplitAssignment::Wait;
         }
-        let head = self.job.vertices.get(vertex.0 as usize)?.head();
-        match self.code.node(head) {
+        if !reply.has_split {
+            return SplitAssignment::NoMoreSplits;
+        }
+        let Some(vx) = self.job.vertices.get(vertex.0 as usize) else {
+            spate_runtime::failure::fail("split for an unknown vertex")
+        };
+        match self.code.node(vx.head()) {
             Ok(NodeCode::Source(src)) => match src.decode_split(&reply.split) {
-                Ok(s) => Some(s),
+                Ok(s) => SplitAssignment::Split(s),
                 Err(e) => spate_runtime::failure::fail(e.to_string()),
             },
             _ => spate_runtime::failure::fail("split for a vertex that is not a source"),
@@ -471,7 +478,7 @@ struct RemoteSplits {
 }
 
 impl SplitProvider for RemoteSplits {
-    fn next_split(&self, subtask: u32, host: Option<&str>) -> Option<ErasedSplit> {
+    fn assign(&self, subtask: u32, host: Option<&str>) -> SplitAssignment<ErasedSplit> {
         self.worker.next_split(self.attempt, self.vertex, subtask, host)
     }
 }
@@ -504,6 +511,7 @@ fn net_kind(kind: FrameKind) -> net::FrameKind {
         FrameKind::Records => net::FrameKind::Records,
         FrameKind::Event => net::FrameKind::Event,
         FrameKind::End => net::FrameKind::End,
+        FrameKind::Reset => net::FrameKind::Reset,
     }
 }
 
@@ -512,6 +520,7 @@ fn runtime_kind(kind: net::FrameKind) -> FrameKind {
         net::FrameKind::Records => FrameKind::Records,
         net::FrameKind::Event => FrameKind::Event,
         net::FrameKind::End => FrameKind::End,
+        net::FrameKind::Reset => FrameKind::Reset,
     }
 }
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use spate_cluster::rest::browser::chromium_for_tests;
 use spate_cluster::rest::{
-    serve, JobDetails, JobOverview, Overview, Plan, PlanInput, PlanNode, RestBackend, TaskCounts,
-    TaskManagerInfo, VertexDetails, VertexMetrics,
+    serve, JobDetails, JobOverview, Overview, Plan, PlanInput, PlanNode, RestBackend, SplitLocality,
+    TaskCounts, TaskManagerInfo, VertexDetails, VertexMetrics,
 };
 
 const RUNNING_JID: &str = "4f1c2a9e8b7d6c5b4a39281706f5e4d3";
@@ -173,6 +173,12 @@ impl RestBackend for Fake {
             failure: None,
             vertices: vec![source, split, count],
             plan,
+            splits: Some(SplitLocality {
+                local_splits: 46,
+                remote_splits: 2,
+                local_bytes: 46 << 20,
+                remote_bytes: 2 << 20,
+            }),
         })
     }
 
@@ -274,6 +280,15 @@ fn dashboard_shows_the_running_job_graph() {
     assert_eq!(dom.matches("class=\"vertex-row\"").count(), 3, "vertex table");
     assert_eq!(dom.matches("class=\"tm-row\"").count(), 2, "TaskManager table");
     assert!(dom.contains("id=\"ov-slots-total\">8<"), "overview filled in");
+    let locality = element(dom, "<span id=\"job-locality\"", "</span></span>");
+    assert!(
+        locality.contains("Input locality") && locality.contains("96% local"),
+        "input locality shown: {locality}"
+    );
+    assert!(
+        locality.contains("46 local / 2 remote splits") && locality.contains("46.0 MiB / 2.0 MiB"),
+        "{locality}"
+    );
 
     // A job named in the URL is shown instead; one the backend does not know says so.
     let dom = chromium

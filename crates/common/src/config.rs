@@ -178,6 +178,9 @@ pub mod keys {
         /// Records a pre-aggregation (combiner) holds before it emits partial results.
         COMBINER_MAX_KEYS: u64 = "execution.batch.combiner.max-keys", ValueKind::Int { min: 1 }, "65536",
             "distinct keys a batch pre-aggregation holds before it emits its partial results";
+        /// How long a file split waits for a reader on a host that stores it.
+        SPLIT_LOCALITY_WAIT: Duration = "source.split.locality-wait", ValueKind::Duration, "3s",
+            "how long a file split may wait for a reader on a host that stores it before a reader elsewhere takes it (delay scheduling, like Spark's spark.locality.wait; 0 disables it)";
                 /// Interval of periodic watermark emission.
         AUTO_WATERMARK_INTERVAL: Duration = "pipeline.auto-watermark-interval", ValueKind::Duration, "200ms",
             "interval at which timestamp assigners emit periodic watermarks";

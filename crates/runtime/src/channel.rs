@@ -16,7 +16,7 @@ use crate::time::{StreamEvent, MAX_WATERMARK, NO_TIMESTAMP};
 use crate::Data;
 use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -118,7 +118,7 @@ impl<T: Data> ChannelTx<T> {
             ChannelTx::Pipelined(tx) => {
                 send_pipelined(tx, Envelope::Records { producer, batch }, control).map(Ok)
             }
-            ChannelTx::Blocking(p) => Ok(p.write(&batch)),
+            ChannelTx::Blocking(p) => Ok(p.write(producer, &batch)),
             ChannelTx::Remote(link) => match encode_batch(&batch) {
                 Ok(bytes) => link.send(producer, FrameKind::Records, bytes, control),
                 Err(e) => Ok(Err(e)),
@@ -141,6 +141,28 @@ impl<T: Data> ChannelTx<T> {
                 Ok(bytes) => link.send(producer, FrameKind::Event, bytes, control).map(|_| ()),
                 Err(_) => Ok(()),
             },
+        }
+    }
+
+    /// A producer runs again (batch failover): a blocking partition forgets what that producer
+    /// wrote before. Pipelined channels need nothing (a streaming job restarts whole).
+    pub fn reset(&self, producer: u32, control: &JobControl) -> std::result::Result<(), WasCancelled> {
+        match self {
+            ChannelTx::Pipelined(_) => Ok(()),
+            ChannelTx::Blocking(p) => {
+                p.reset(producer);
+                Ok(())
+            }
+            ChannelTx::Remote(link) => link
+                .send(producer, FrameKind::Reset, Vec::new(), control)
+                .map(|_| ()),
+        }
+    }
+
+    /// The consumer finished for good: a blocking partition frees what it holds.
+    pub fn release(&self) {
+        if let ChannelTx::Blocking(p) = self {
+            p.clear();
         }
     }
 
@@ -370,12 +392,21 @@ pub struct BlockingPartition<T> {
     _type: PhantomData<fn(T) -> T>,
 }
 
+/// Batches are kept with the producer slot and that producer's generation (bumped by a reset),
+/// so that a producer that runs again voids what its earlier run wrote.
 #[derive(Default)]
 struct Stored {
-    memory: Vec<Vec<u8>>,
+    memory: Vec<(u32, u32, Vec<u8>)>,
     memory_bytes: u64,
     spill: Option<BufWriter<File>>,
     spilled_bytes: u64,
+    generations: std::collections::HashMap<u32, u32>,
+}
+
+impl Stored {
+    fn generation(&self, slot: u32) -> u32 {
+        self.generations.get(&slot).copied().unwrap_or(0)
+    }
 }
 
 impl<T: Data> BlockingPartition<T> {
@@ -389,17 +420,18 @@ impl<T: Data> BlockingPartition<T> {
         }
     }
 
-    /// Appends a batch.
-    pub fn write(&self, batch: &Batch<T>) -> Result<()> {
+    /// Appends a batch of producer `slot`.
+    pub fn write(&self, slot: u32, batch: &Batch<T>) -> Result<()> {
         let bytes = postcard::to_allocvec(&(&batch.records, &batch.timestamps))
             .map_err(|e| Error::Codec(format!("cannot encode a batch: {e}")))?;
         let mut s = self
             .inner
             .lock()
             .map_err(|_| Error::Internal("partition lock poisoned".into()))?;
+        let generation = s.generation(slot);
         if s.spill.is_none() && s.memory_bytes + bytes.len() as u64 <= self.budget {
             s.memory_bytes += bytes.len() as u64;
-            s.memory.push(bytes);
+            s.memory.push((slot, generation, bytes));
             return Ok(());
         }
         if s.spill.is_none() {
@@ -411,14 +443,34 @@ impl<T: Data> BlockingPartition<T> {
             })?;
             s.spill = Some(BufWriter::with_capacity(1 << 16, f));
         }
-        s.spilled_bytes += 4 + bytes.len() as u64;
+        s.spilled_bytes += 12 + bytes.len() as u64;
         let len = u32::try_from(bytes.len()).map_err(|_| Error::Codec("batch larger than 4 GiB".into()))?;
         if let Some(w) = s.spill.as_mut() {
             w.write_all(&len.to_le_bytes())
+                .and_then(|_| w.write_all(&slot.to_le_bytes()))
+                .and_then(|_| w.write_all(&generation.to_le_bytes()))
                 .and_then(|_| w.write_all(&bytes))
                 .map_err(|e| Error::io("cannot write spill file", e))?;
         }
         Ok(())
+    }
+
+    /// Producer `slot` runs again: everything it wrote so far is void.
+    pub fn reset(&self, slot: u32) {
+        let Ok(mut s) = self.inner.lock() else { return };
+        *s.generations.entry(slot).or_insert(0) += 1;
+        let before = s.memory.len();
+        s.memory.retain(|(p, _, _)| *p != slot);
+        if s.memory.len() != before {
+            s.memory_bytes = s.memory.iter().map(|(_, _, b)| b.len() as u64).sum();
+        }
+    }
+
+    /// Frees everything (the consumer finished: its input is no longer needed).
+    pub fn clear(&self) {
+        if let Ok(mut s) = self.inner.lock() {
+            *s = Stored::default();
+        }
     }
 
     /// Bytes spilled to disk so far.
@@ -426,39 +478,81 @@ impl<T: Data> BlockingPartition<T> {
         self.inner.lock().map(|s| s.spilled_bytes).unwrap_or(0)
     }
 
-    /// Reads every batch (memory first, then the spill file), consuming them.
+    /// Reads every valid batch (memory first, then the spill file). The partition keeps its
+    /// contents, so that a consumer that fails can read it again; [`Self::clear`] frees them.
     pub fn read<E>(
         &self,
         mut f: impl FnMut(Batch<T>) -> std::result::Result<(), E>,
     ) -> Result<std::result::Result<(), E>> {
-        let (memory, spill) = {
-            let mut s = self
-                .inner
-                .lock()
-                .map_err(|_| Error::Internal("partition lock poisoned".into()))?;
-            s.memory_bytes = 0;
-            (std::mem::take(&mut s.memory), s.spill.take())
-        };
-        for bytes in memory {
-            if let Err(e) = f(decode(&bytes)?) {
+        // Consumers read after every producer finished: holding the lock costs nobody.
+        let mut s = self
+            .inner
+            .lock()
+            .map_err(|_| Error::Internal("partition lock poisoned".into()))?;
+        for (slot, generation, bytes) in &s.memory {
+            if *generation != s.generation(*slot) {
+                continue;
+            }
+            if let Err(e) = f(decode(bytes)?) {
                 return Ok(Err(e));
             }
         }
-        if let Some(w) = spill {
-            let mut file = w
-                .into_inner()
-                .map_err(|e| Error::io("cannot flush spill file", e.into_error()))?;
-            file.seek(SeekFrom::Start(0))
-                .map_err(|e| Error::io("cannot rewind spill file", e))?;
-            let mut r = BufReader::with_capacity(1 << 16, file);
+        let generations = s.generations.clone();
+        if let Some(w) = s.spill.as_mut() {
+            w.flush().map_err(|e| Error::io("cannot flush spill file", e))?;
+            let mut r = BufReader::with_capacity(
+                1 << 16,
+                PositionalReader {
+                    file: w.get_ref(),
+                    pos: 0,
+                },
+            );
             let mut buf = Vec::new();
-            while let Some(()) = read_frame(&mut r, &mut buf)? {
+            let mut tag = [0u8; 8];
+            loop {
+                let mut len = [0u8; 4];
+                match r.read_exact(&mut len) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                    Err(e) => return Err(Error::io("cannot read spill file", e)),
+                }
+                r.read_exact(&mut tag)
+                    .map_err(|e| Error::Codec(format!("truncated spill frame header: {e}")))?;
+                let len = u32::from_le_bytes(len) as usize;
+                if len > MAX_FRAME {
+                    return Err(Error::Codec(format!(
+                        "frame of {len} bytes exceeds the limit of {MAX_FRAME}"
+                    )));
+                }
+                buf.resize(len, 0);
+                r.read_exact(&mut buf)
+                    .map_err(|e| Error::Codec(format!("truncated frame of {len} bytes: {e}")))?;
+                let slot = u32::from_le_bytes([tag[0], tag[1], tag[2], tag[3]]);
+                let generation = u32::from_le_bytes([tag[4], tag[5], tag[6], tag[7]]);
+                if generation != generations.get(&slot).copied().unwrap_or(0) {
+                    continue;
+                }
                 if let Err(e) = f(decode(&buf)?) {
                     return Ok(Err(e));
                 }
             }
         }
         Ok(Ok(()))
+    }
+}
+
+/// Reads a file from a position of its own (`pread`), leaving the file's offset to the writer.
+struct PositionalReader<'a> {
+    file: &'a File,
+    pos: u64,
+}
+
+impl Read for PositionalReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt as _;
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
     }
 }
 
@@ -525,7 +619,7 @@ mod tests {
                 batch.push((format!("k{b}-{i}"), b * 100 + i), ts);
                 expected.push(((format!("k{b}-{i}"), b * 100 + i), ts));
             }
-            p.write(&batch).unwrap();
+            p.write(0, &batch).unwrap();
         }
         assert!(p.spilled_bytes() > 0);
         let mut got = Vec::new();
@@ -541,6 +635,40 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(got, expected);
+    }
+
+    fn all_of(p: &BlockingPartition<u32>) -> Vec<u32> {
+        let mut got = Vec::new();
+        p.read(|b| {
+            got.extend(b.records);
+            Ok::<_, ()>(())
+        })
+        .unwrap()
+        .unwrap();
+        got.sort_unstable();
+        got
+    }
+
+    #[test]
+    fn a_reset_producer_voids_its_earlier_batches_in_memory_and_spilled_and_reads_repeat() {
+        let dir = tempfile::tempdir().unwrap();
+        // A tiny budget: most batches spill.
+        let p: BlockingPartition<u32> = BlockingPartition::new(64, dir.path().to_path_buf());
+        for i in 0..20 {
+            p.write(i % 2, &batch(vec![i, i + 100])).unwrap();
+        }
+        assert!(p.spilled_bytes() > 0);
+        // Producer 1 fails and runs again: its first run's batches disappear.
+        p.reset(1);
+        p.write(1, &batch(vec![1000])).unwrap();
+        let mut expected: Vec<u32> = (0..20).step_by(2).flat_map(|i| [i, i + 100]).collect();
+        expected.push(1000);
+        expected.sort_unstable();
+        assert_eq!(all_of(&p), expected);
+        // A consumer that failed reads the same again.
+        assert_eq!(all_of(&p), expected);
+        p.clear();
+        assert!(all_of(&p).is_empty());
     }
 
     fn records(rx: ChannelRx<u32>) -> (Vec<u32>, Vec<StreamEvent>) {

@@ -15,9 +15,10 @@ use crate::output::{combine, erase, unerase, Discard, ErasedOutput, Output};
 use crate::record_writer::{Partitioner, RecordWriter};
 use crate::remote::{ChannelInbox, RemoteInbox, RemoteLink};
 use crate::sink::{Sink, SinkOperator};
-use crate::source::{ReadStatus, Source, SplitEnumerator};
+use crate::source::{ReadStatus, Source, SplitAssignment, SplitEnumerator, SPLIT_RETRY_INTERVAL};
 use crate::time::{now_ms, set_current_timestamp, StreamEvent, MAX_WATERMARK, NO_TIMESTAMP};
 use crate::Data;
+use spate_common::config::Configuration;
 use spate_common::ids::{EdgeId, OperatorId};
 use spate_graph::{ExchangeMode, Partitioning};
 use std::any::Any;
@@ -59,6 +60,11 @@ pub trait InputCode: Send + Sync {
     fn remote_tx(&self, link: Arc<dyn RemoteLink>) -> ErasedTx;
     /// Delivers frames from other processes into the local channel `tx` (made by [`Self::channel`]).
     fn inbox(&self, tx: &ErasedTx, control: Arc<JobControl>) -> Result<Arc<dyn RemoteInbox>>;
+    /// A second reader of a blocking channel (to run a failed consumer again); `None` for
+    /// pipelined channels.
+    fn reopen(&self, rx: &ErasedRx) -> Option<ErasedRx>;
+    /// The consumer of channel `tx` finished: frees a blocking partition's contents.
+    fn release(&self, tx: &ErasedTx);
 }
 
 /// The code of an operator (or sink).
@@ -89,14 +95,14 @@ pub trait OperatorCode: Send + Sync {
 
 /// Splits for one reader, from the coordinating side.
 pub trait SplitProvider: Send + Sync {
-    /// The next split for `subtask` running on `host`, or `None` when there is no more work for it.
-    fn next_split(&self, subtask: u32, host: Option<&str>) -> Option<ErasedSplit>;
+    /// Work for `subtask` running on `host`: a split, "ask again soon", or no more work.
+    fn assign(&self, subtask: u32, host: Option<&str>) -> SplitAssignment<ErasedSplit>;
 }
 
 /// A type-erased split enumerator.
 pub trait ErasedEnumerator: Send {
-    /// See [`SplitEnumerator::next_split`].
-    fn next_split(&mut self, subtask: u32, host: Option<&str>) -> Option<ErasedSplit>;
+    /// See [`SplitEnumerator::assign`].
+    fn assign(&mut self, subtask: u32, host: Option<&str>) -> SplitAssignment<ErasedSplit>;
     /// See [`SplitEnumerator::assignment_stats`].
     fn assignment_stats(&self) -> Option<crate::source::SplitStats>;
 }
@@ -104,10 +110,8 @@ pub trait ErasedEnumerator: Send {
 struct EnumeratorBox<S>(Box<dyn SplitEnumerator<S>>);
 
 impl<S: Send + 'static> ErasedEnumerator for EnumeratorBox<S> {
-    fn next_split(&mut self, subtask: u32, host: Option<&str>) -> Option<ErasedSplit> {
-        self.0
-            .next_split(subtask, host)
-            .map(|s| Box::new(s) as ErasedSplit)
+    fn assign(&mut self, subtask: u32, host: Option<&str>) -> SplitAssignment<ErasedSplit> {
+        self.0.assign(subtask, host).map(|s| Box::new(s) as ErasedSplit)
     }
     fn assignment_stats(&self) -> Option<crate::source::SplitStats> {
         self.0.assignment_stats()
@@ -118,8 +122,12 @@ impl<S: Send + 'static> ErasedEnumerator for EnumeratorBox<S> {
 pub trait SourceCode: Send + Sync {
     /// Whether the source ends.
     fn bounded(&self) -> bool;
-    /// Creates the job's split enumerator.
-    fn create_enumerator(&self, parallelism: u32) -> Result<Box<dyn ErasedEnumerator>>;
+    /// Creates the job's split enumerator and configures it with the job's `config`.
+    fn create_enumerator(
+        &self,
+        parallelism: u32,
+        config: &Configuration,
+    ) -> Result<Box<dyn ErasedEnumerator>>;
     /// Serializes a split made by this source's enumerator (to send it to another process).
     fn encode_split(&self, split: ErasedSplit) -> Result<Vec<u8>>;
     /// Reads back a split serialized by [`Self::encode_split`].
@@ -236,6 +244,19 @@ impl<I: Data> InputCode for TypedInput<I> {
         }
         head.end_input();
         Ok(())
+    }
+
+    fn reopen(&self, rx: &ErasedRx) -> Option<ErasedRx> {
+        match rx.downcast_ref::<ChannelRx<I>>()? {
+            ChannelRx::Blocking(p) => Some(Box::new(ChannelRx::<I>::Blocking(p.clone()))),
+            ChannelRx::Pipelined { .. } => None,
+        }
+    }
+
+    fn release(&self, tx: &ErasedTx) {
+        if let Some(tx) = tx.downcast_ref::<ChannelTx<I>>() {
+            tx.release();
+        }
     }
 
     fn remote_tx(&self, link: Arc<dyn RemoteLink>) -> ErasedTx {
@@ -357,10 +378,14 @@ impl<T: Data, S: Source<T>> SourceCode for SourceCodeImpl<T, S> {
         self.source.boundedness() == crate::source::Boundedness::Bounded
     }
 
-    fn create_enumerator(&self, parallelism: u32) -> Result<Box<dyn ErasedEnumerator>> {
-        Ok(Box::new(EnumeratorBox(
-            self.source.create_enumerator(parallelism)?,
-        )))
+    fn create_enumerator(
+        &self,
+        parallelism: u32,
+        config: &Configuration,
+    ) -> Result<Box<dyn ErasedEnumerator>> {
+        let mut enumerator = self.source.create_enumerator(parallelism)?;
+        enumerator.configure(config);
+        Ok(Box::new(EnumeratorBox(enumerator)))
     }
 
     fn encode_split(&self, split: ErasedSplit) -> Result<Vec<u8>> {
@@ -420,14 +445,24 @@ impl<T: Data, S: Source<T>> SourceCode for SourceCodeImpl<T, S> {
                         }
                         std::thread::sleep(Duration::from_millis(1));
                     }
-                    ReadStatus::NeedSplit => match splits.next_split(ctx.subtask, ctx.host.as_deref()) {
-                        Some(split) => match split.downcast::<S::Split>() {
+                    ReadStatus::NeedSplit => match splits.assign(ctx.subtask, ctx.host.as_deref()) {
+                        SplitAssignment::Split(split) => match split.downcast::<S::Split>() {
                             Ok(s) => reader
                                 .add_split(*s)
                                 .unwrap_or_else(|e| failure::fail(e.to_string())),
                             Err(_) => failure::fail("split type mismatch"),
                         },
-                        None => break,
+                        // Not yet (a split waits for a reader on its host): pass on what was read,
+                        // then ask again (cancellation is checked at the top of the loop).
+                        SplitAssignment::Wait => {
+                            out.flush();
+                            last_flush = Instant::now();
+                            if let Some(now) = clock.due() {
+                                out.on_processing_time(now);
+                            }
+                            std::thread::sleep(SPLIT_RETRY_INTERVAL);
+                        }
+                        SplitAssignment::NoMoreSplits => break,
                     },
                     ReadStatus::End => break,
                 }

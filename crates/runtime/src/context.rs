@@ -46,6 +46,9 @@ pub struct TaskContext {
     pub config: Arc<Configuration>,
     /// The job's cancel flag.
     pub control: Arc<JobControl>,
+    /// How often this subtask ran before in this attempt of the job (batch failover runs a
+    /// failed subtask again); 0 the first time.
+    pub execution: u32,
 }
 
 impl TaskContext {
@@ -64,6 +67,7 @@ impl TaskContext {
             host: None,
             config: Arc::new(config),
             control: Arc::new(JobControl::default()),
+            execution: 0,
         }
     }
 

@@ -16,6 +16,7 @@ use crate::code::{ChannelSpec, ErasedEnumerator, ErasedRx, ErasedSplit, JobCode,
 use crate::context::{JobControl, TaskContext};
 use crate::error::{Error, Result, TaskFailure};
 use crate::metrics::{JobResult, JobStatus, OperatorCounters, OperatorMetrics};
+use crate::source::SplitAssignment;
 use crate::task::{run_subtask, ChannelTable, SubtaskEnd, SubtaskInputs};
 use spate_common::config::{keys, Configuration};
 use spate_common::ids::{JobId, OperatorId, VertexId};
@@ -92,8 +93,11 @@ pub struct LocalExecutor;
 struct EnumeratorProvider(Mutex<Box<dyn ErasedEnumerator>>);
 
 impl SplitProvider for EnumeratorProvider {
-    fn next_split(&self, subtask: u32, host: Option<&str>) -> Option<ErasedSplit> {
-        self.0.lock().ok()?.next_split(subtask, host)
+    fn assign(&self, subtask: u32, host: Option<&str>) -> SplitAssignment<ErasedSplit> {
+        match self.0.lock() {
+            Ok(mut e) => e.assign(subtask, host),
+            Err(_) => SplitAssignment::NoMoreSplits,
+        }
     }
 }
 
@@ -173,7 +177,7 @@ impl LocalExecutor {
                     NodeCode::Operator(c) => c.prepare(v.parallelism).map_err(|e| named(&op.name, e))?,
                     NodeCode::Source(s) => {
                         let e = s
-                            .create_enumerator(v.parallelism)
+                            .create_enumerator(v.parallelism, &config)
                             .map_err(|e| named(&op.name, e))?;
                         enumerators.insert(v.id, Arc::new(EnumeratorProvider(Mutex::new(e))));
                     }
@@ -276,7 +280,7 @@ struct Driver {
 }
 
 enum Event {
-    Ended(VertexId, SubtaskEnd),
+    Ended(VertexId, u32, SubtaskEnd),
 }
 
 impl Driver {
@@ -323,8 +327,11 @@ impl Driver {
                 progress_every.min(Duration::from_secs(1))
             };
             match events.recv_timeout(wait) {
-                Ok(Event::Ended(v, end)) => {
+                Ok(Event::Ended(v, j, end)) => {
                     running -= 1;
+                    if end == SubtaskEnd::Finished {
+                        self.release_input(v, j);
+                    }
                     match end {
                         SubtaskEnd::Finished => *finished.entry(v).or_default() += 1,
                         SubtaskEnd::Cancelled => {}
@@ -410,6 +417,17 @@ impl Driver {
         }
     }
 
+    /// A finished consumer's blocking partition is freed at once (not at the end of the job).
+    fn release_input(&self, v: VertexId, j: u32) {
+        let vertex = self.shared.job.vertex(v);
+        if let (Some(tx), Ok(NodeCode::Operator(c))) = (
+            self.shared.channels.get(&(v, j)),
+            self.shared.code.node(vertex.head()),
+        ) {
+            c.input().release(tx);
+        }
+    }
+
     fn ready(&self, v: VertexId, finished: &HashMap<VertexId, u32>) -> bool {
         match self.mode {
             ExecutionMode::Streaming => true,
@@ -438,6 +456,7 @@ impl Driver {
             host: Some(self.host.clone()),
             config: self.config.clone(),
             control: self.control.clone(),
+            execution: 0,
         };
         let inputs = SubtaskInputs {
             ctx,
@@ -460,7 +479,7 @@ impl Driver {
                     .unwrap_or_default()
             };
             let end = run_subtask(&shared.job, &shared.code, &shared.channels, &counters, inputs);
-            let _ = events.send(Event::Ended(v, end));
+            let _ = events.send(Event::Ended(v, j, end));
         })
         .map_err(|e| Error::io("cannot start a task thread", e))
     }

@@ -86,6 +86,12 @@ impl<T: Data> RecordWriter<T> {
                 next: ctx.subtask as usize,
             },
         };
+        // A subtask that runs again voids what its failed run wrote into blocking partitions.
+        if ctx.execution > 0 {
+            for (tx, slot) in &targets {
+                let _ = tx.reset(*slot, &ctx.control);
+            }
+        }
         RecordWriter {
             buffers: targets
                 .iter()

@@ -31,6 +31,8 @@ pub enum FrameKind {
     Event,
     /// The producer ended.
     End,
+    /// The producer runs again (batch failover): what it sent before is void.
+    Reset,
 }
 
 /// The producer side of a channel in another process.
@@ -159,6 +161,7 @@ impl<T: Data> RemoteInbox for ChannelInbox<T> {
             }
             FrameKind::Event => self.tx.event(slot, decode_event(payload)?, &self.control),
             FrameKind::End => self.tx.end(slot, &self.control),
+            FrameKind::Reset => self.tx.reset(slot, &self.control),
         };
         // A cancelled job drops what is still in flight.
         let _ = sent;
@@ -177,7 +180,7 @@ pub fn envelope_of<T: Data>(slot: u32, kind: FrameKind, payload: &[u8]) -> Resul
             producer: slot,
             event: decode_event(payload)?,
         },
-        FrameKind::End => Envelope::End { producer: slot },
+        FrameKind::End | FrameKind::Reset => Envelope::End { producer: slot },
     })
 }
 

@@ -5,7 +5,9 @@
 //! hands out *splits* (units of work: a byte range of a file, a range of numbers), and one
 //! [`SourceReader`] per parallel subtask that turns splits into records. Readers ask for a split
 //! whenever they run out, so work is assigned lazily: a fast subtask takes more splits, and an
-//! enumerator that knows where data lives can prefer local splits.
+//! enumerator that knows where data lives can prefer local splits. An enumerator may also answer
+//! "not now" ([`SplitAssignment::Wait`]): the reader asks again after [`SPLIT_RETRY_INTERVAL`]
+//! (delay scheduling, so a split can wait a moment for a reader on a host that stores it).
 
 use crate::context::TaskContext;
 use crate::error::Result;
@@ -13,6 +15,10 @@ use crate::output::Collector;
 use serde::{de::DeserializeOwned, Serialize};
 use std::collections::VecDeque;
 use std::fmt::Debug;
+use std::time::Duration;
+
+/// How long a reader told to [`SplitAssignment::Wait`] sleeps before it asks again.
+pub const SPLIT_RETRY_INTERVAL: Duration = Duration::from_millis(25);
 
 /// Whether a source ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,11 +43,50 @@ pub trait Source<T>: Send + Sync + 'static {
     fn create_reader(&self, ctx: &TaskContext) -> Result<Box<dyn SourceReader<T, Self::Split>>>;
 }
 
+/// What an enumerator answers a reader that asks for work.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SplitAssignment<S> {
+    /// Read this split.
+    Split(S),
+    /// Nothing for this reader right now, but there is work left (e.g. splits waiting for readers
+    /// on the hosts that store them): ask again in a moment.
+    Wait,
+    /// No more work for this reader: it ends.
+    NoMoreSplits,
+}
+
+impl<S> SplitAssignment<S> {
+    /// Converts the split, if any.
+    pub fn map<U>(self, f: impl FnOnce(S) -> U) -> SplitAssignment<U> {
+        match self {
+            SplitAssignment::Split(s) => SplitAssignment::Split(f(s)),
+            SplitAssignment::Wait => SplitAssignment::Wait,
+            SplitAssignment::NoMoreSplits => SplitAssignment::NoMoreSplits,
+        }
+    }
+}
+
+impl<S> From<Option<S>> for SplitAssignment<S> {
+    fn from(split: Option<S>) -> Self {
+        split.map_or(SplitAssignment::NoMoreSplits, SplitAssignment::Split)
+    }
+}
+
 /// Hands out splits on request.
 pub trait SplitEnumerator<S>: Send {
-    /// The reader of `subtask` (on `host`, when known) needs work. `None` means no more work for it:
-    /// the reader then ends.
+    /// The next split for the reader of `subtask` (on `host`, when known), without waiting. `None`
+    /// means no more work for it.
     fn next_split(&mut self, subtask: u32, host: Option<&str>) -> Option<S>;
+    /// What the runtime asks when the reader of `subtask` (on `host`) needs work: a split, "ask
+    /// again soon", or no more work (the reader then ends). By default
+    /// [`next_split`](Self::next_split), never waiting; an enumerator that delays splits for
+    /// locality overrides it.
+    fn assign(&mut self, subtask: u32, host: Option<&str>) -> SplitAssignment<S> {
+        self.next_split(subtask, host).into()
+    }
+    /// Called once right after the enumerator is created, with the job's configuration (e.g. for
+    /// `source.split.locality-wait`). By default it does nothing.
+    fn configure(&mut self, _config: &spate_common::config::Configuration) {}
     /// Splits given back by a failed reader, to be handed out again.
     fn add_splits_back(&mut self, splits: Vec<S>);
     /// How many splits (and bytes) went to readers on a host that stores them, if the source

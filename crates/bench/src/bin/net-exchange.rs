@@ -119,7 +119,7 @@ impl Inbox for Consumer {
                 self.records.fetch_add(records.len() as u64, Ordering::Relaxed);
                 self.chars.fetch_add(chars as u64, Ordering::Relaxed);
             }
-            FrameKind::Event => {}
+            FrameKind::Event | FrameKind::Reset => {}
             FrameKind::End => {
                 let mut ended = self.ended.lock().unwrap_or_else(|e| e.into_inner());
                 *ended += 1;

@@ -172,7 +172,7 @@ pub(crate) async fn drive(jm: Arc<JobManager>, job: Arc<JobEntry>, mut events: U
         Ok((c, s)) => (c.map_err(|e| format!("{e:#}")), s),
         Err(e) => (Err(e.to_string()), None),
     };
-    job.lock().split_stats = stats;
+    job.lock().split_stats = stats.map(crate::coordinator::stats_from_wire);
     match (outcome, commit) {
         (Outcome::Finished, Ok(())) => finish(&jm, &job, "FINISHED", None).await,
         (Outcome::Finished, Err(e)) => {

@@ -103,7 +103,8 @@ pub(crate) struct JobRuntime {
     pub tasks: HashMap<(u32, u32), TaskStatus>,
     pub workers: HashMap<String, WorkerEntry>,
     pub worker_generation: u64,
-    pub split_stats: Option<[u64; 4]>,
+    /// Locality of the splits handed out in the current attempt (updated with every split).
+    pub split_stats: Option<spate_runtime::source::SplitStats>,
     /// Operator totals of finished subtasks of the current attempt are kept in `tasks`; this holds
     /// the totals when the job ended.
     pub final_totals: Option<Vec<pb::OperatorTotals>>,
@@ -211,6 +212,16 @@ impl JobManager {
 
     pub(crate) fn jobs(&self) -> MutexGuard<'_, BTreeMap<String, Arc<JobEntry>>> {
         self.jobs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Where the blob store keeps the binary with this SHA-256 (hex).
+    pub(crate) fn blob_path(&self, sha256: &str) -> Result<PathBuf, tonic::Status> {
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(tonic::Status::invalid_argument("a SHA-256 is 64 hex characters"));
+        }
+        let dir = self.blob_dir.join("binaries");
+        std::fs::create_dir_all(&dir).map_err(|e| tonic::Status::internal(format!("blob store: {e}")))?;
+        Ok(dir.join(sha256.to_ascii_lowercase()))
     }
 
     pub(crate) fn job(&self, id: &str) -> Option<Arc<JobEntry>> {

@@ -2,8 +2,8 @@
 
 use super::{JobEntry, JobManager, TaskStatus};
 use crate::rest::model::{
-    JobDetails, JobOverview, Overview, Plan, PlanInput, PlanNode, TaskCounts, TaskManagerInfo, VertexDetails,
-    VertexMetrics,
+    JobDetails, JobOverview, Overview, Plan, PlanInput, PlanNode, SplitLocality, TaskCounts, TaskManagerInfo,
+    VertexDetails, VertexMetrics,
 };
 use crate::rest::RestBackend;
 use spate_graph::{ExchangeMode, Partitioning};
@@ -231,6 +231,12 @@ impl RestBackend for Backend {
         }
         let restarts = rt.restarts;
         let failure = rt.failure.clone();
+        let splits = rt.split_stats.map(|s| SplitLocality {
+            local_splits: s.local_splits,
+            remote_splits: s.remote_splits,
+            local_bytes: s.local_bytes,
+            remote_bytes: s.remote_bytes,
+        });
         drop(rt);
         Some(JobDetails {
             jid: job.id.clone(),
@@ -248,6 +254,7 @@ impl RestBackend for Backend {
                 name: job.name.clone(),
                 nodes,
             },
+            splits,
         })
     }
 

@@ -1,7 +1,7 @@
 //! The JobManager's gRPC service.
 
 use super::{driver, now_ms, JobEntry, JobEvent, JobManager, JobRuntime, TaskManagerEntry, WorkerEntry};
-use crate::coordinator::{CoordReply, CoordRequest};
+use crate::coordinator::{stats_from_wire, stats_to_wire, CoordReply, CoordRequest};
 use crate::pb;
 use sha2::{Digest as _, Sha256};
 use spate_common::config::Configuration;
@@ -42,7 +42,7 @@ fn job_info(job: &JobEntry) -> pb::JobInfo {
         failure,
         duration_ms: job.duration_ms(),
         operators: job.operator_totals(),
-        split_stats_json: serde_json::to_string(&stats).unwrap_or_default(),
+        split_stats_json: serde_json::to_string(&stats.map(stats_to_wire)).unwrap_or_default(),
         restarts,
     }
 }
@@ -132,6 +132,16 @@ impl pb::job_manager_server::JobManager for Service {
         Ok(Response::new(pb::HeartbeatResponse { known }))
     }
 
+    async fn has_binary(
+        &self,
+        request: Request<pb::HasBinaryRequest>,
+    ) -> Result<Response<pb::HasBinaryResponse>, Status> {
+        let path = self.0.blob_path(&request.into_inner().sha256)?;
+        Ok(Response::new(pb::HasBinaryResponse {
+            present: path.exists(),
+        }))
+    }
+
     async fn submit_job(
         &self,
         request: Request<Streaming<pb::SubmitChunk>>,
@@ -162,38 +172,48 @@ impl pb::job_manager_server::JobManager for Service {
             m => return Err(Status::invalid_argument(format!("unknown execution mode '{m}'"))),
         };
         let job_id = spate_common::ids::JobId::generate().to_string();
+        let blob = |e: std::io::Error| Status::internal(format!("blob store: {e}"));
         let dir = self.0.blob_dir.join(&job_id);
-        std::fs::create_dir_all(&dir).map_err(|e| Status::internal(format!("blob store: {e}")))?;
-        let binary = dir.join("job-binary");
-        let mut file =
-            std::fs::File::create(&binary).map_err(|e| Status::internal(format!("blob store: {e}")))?;
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
-        while let Some(chunk) = stream.message().await? {
-            let Some(pb::submit_chunk::Part::Binary(bytes)) = chunk.part else {
-                return Err(Status::invalid_argument("a second header in one submission"));
-            };
-            size += bytes.len() as u64;
-            if size > header.binary_size {
-                return Err(Status::invalid_argument("more binary bytes than announced"));
-            }
-            hasher.update(&bytes);
-            file.write_all(&bytes)
-                .map_err(|e| Status::internal(format!("blob store: {e}")))?;
-        }
-        drop(file);
-        let sha = hex::encode(hasher.finalize());
-        if size != header.binary_size || sha != header.binary_sha256 {
-            let _ = std::fs::remove_dir_all(&dir);
-            return Err(Status::data_loss(
-                "the job binary arrived damaged (size or SHA-256 differ); submit again",
+        std::fs::create_dir_all(&dir).map_err(blob)?;
+        let binary = self.0.blob_path(&header.binary_sha256)?;
+        let mut next = stream.message().await?;
+        if next.is_none() && !binary.exists() {
+            return Err(Status::failed_precondition(
+                "the blob store does not have this job binary; upload it",
             ));
         }
-        {
+        if next.is_some() {
+            let part = binary.with_extension(format!("part-{job_id}"));
+            let mut file = std::fs::File::create(&part).map_err(blob)?;
+            let mut hasher = Sha256::new();
+            let mut size = 0u64;
+            while let Some(chunk) = next.take() {
+                let Some(pb::submit_chunk::Part::Binary(bytes)) = chunk.part else {
+                    let _ = std::fs::remove_file(&part);
+                    return Err(Status::invalid_argument("a second header in one submission"));
+                };
+                size += bytes.len() as u64;
+                if size > header.binary_size {
+                    let _ = std::fs::remove_file(&part);
+                    return Err(Status::invalid_argument("more binary bytes than announced"));
+                }
+                hasher.update(&bytes);
+                file.write_all(&bytes).map_err(blob)?;
+                next = stream.message().await?;
+            }
+            drop(file);
+            let sha = hex::encode(hasher.finalize());
+            if size != header.binary_size || sha != header.binary_sha256 {
+                let _ = std::fs::remove_file(&part);
+                return Err(Status::data_loss(
+                    "the job binary arrived damaged (size or SHA-256 differ); submit again",
+                ));
+            }
             use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755))
-                .map_err(|e| Status::internal(format!("blob store: {e}")))?;
+            std::fs::set_permissions(&part, std::fs::Permissions::from_mode(0o755)).map_err(blob)?;
+            std::fs::rename(&part, &binary).map_err(blob)?;
         }
+        let sha = header.binary_sha256.to_ascii_lowercase();
         let (events, rx) = mpsc::unbounded_channel();
         let job = Arc::new(JobEntry {
             id: job_id.clone(),
@@ -377,11 +397,23 @@ impl pb::job_manager_server::JobManager for Service {
             .map_err(|e| Status::internal(e.to_string()))?
             .map_err(|e| Status::internal(format!("{e:#}")))?;
         match reply {
-            CoordReply::Split(Some(bytes)) => Ok(Response::new(pb::NextSplitResponse {
-                has_split: true,
-                split: bytes,
+            CoordReply::Split { split, stats } => {
+                // The counters of the running attempt, for the REST API and the job result.
+                let mut rt = job.lock();
+                if rt.attempt == r.attempt {
+                    rt.split_stats = stats.map(stats_from_wire);
+                }
+                drop(rt);
+                Ok(Response::new(pb::NextSplitResponse {
+                    has_split: split.is_some(),
+                    split: split.unwrap_or_default(),
+                    wait: false,
+                }))
+            }
+            CoordReply::Wait => Ok(Response::new(pb::NextSplitResponse {
+                wait: true,
+                ..Default::default()
             })),
-            CoordReply::Split(None) => Ok(Response::new(pb::NextSplitResponse::default())),
             CoordReply::Error(e) => Err(Status::internal(e)),
             other => Err(Status::internal(format!(
                 "unexpected coordinator reply {other:?}"

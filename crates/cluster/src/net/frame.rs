@@ -65,6 +65,8 @@ pub enum FrameKind {
     Event,
     /// The producer ended.
     End,
+    /// The producer runs again: what it sent before is void.
+    Reset,
 }
 
 impl FrameKind {
@@ -73,6 +75,7 @@ impl FrameKind {
             FrameKind::Records => 0,
             FrameKind::Event => 1,
             FrameKind::End => 2,
+            FrameKind::Reset => 3,
         }
     }
 
@@ -81,6 +84,7 @@ impl FrameKind {
             0 => Ok(FrameKind::Records),
             1 => Ok(FrameKind::Event),
             2 => Ok(FrameKind::End),
+            3 => Ok(FrameKind::Reset),
             other => Err(FrameError::UnknownKind(other)),
         }
     }

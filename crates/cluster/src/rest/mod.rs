@@ -25,8 +25,8 @@ pub mod model;
 mod routes;
 
 pub use model::{
-    JobDetails, JobOverview, Overview, Plan, PlanInput, PlanNode, TaskCounts, TaskManagerInfo, VertexDetails,
-    VertexMetrics,
+    JobDetails, JobOverview, Overview, Plan, PlanInput, PlanNode, SplitLocality, TaskCounts, TaskManagerInfo,
+    VertexDetails, VertexMetrics,
 };
 pub use routes::{router, serve};
 

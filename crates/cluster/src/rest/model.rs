@@ -79,6 +79,21 @@ pub struct JobDetails {
     pub failure: Option<String>,
     pub vertices: Vec<VertexDetails>,
     pub plan: Plan,
+    /// Locality of the source splits handed out so far, for sources that know where their data
+    /// lives (file sources); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub splits: Option<SplitLocality>,
+}
+
+/// How many source splits (and bytes) were read on a host that stores them (`local`) or
+/// elsewhere (`remote`), in [`JobDetails::splits`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct SplitLocality {
+    pub local_splits: u64,
+    pub remote_splits: u64,
+    pub local_bytes: u64,
+    pub remote_bytes: u64,
 }
 
 /// One vertex (a chain of operators run as one task) of a running or finished job.

@@ -116,6 +116,12 @@ impl RestBackend for FakeBackend {
                     ),
                 ],
             },
+            splits: (id == RUNNING).then_some(SplitLocality {
+                local_splits: 23,
+                remote_splits: 1,
+                local_bytes: 23 << 20,
+                remote_bytes: 1 << 20,
+            }),
         })
     }
 
@@ -311,8 +317,16 @@ fn job_details_carry_vertices_metrics_and_plan() {
     assert_eq!(input["id"], "v1");
     assert_eq!(input["ship_strategy"], "HASH");
     assert_eq!(input["exchange"], "pipelined");
+    let splits = &body["splits"];
+    assert_eq!(splits["local-splits"], 23);
+    assert_eq!(splits["remote-splits"], 1);
+    assert_eq!(splits["local-bytes"], 23 << 20);
+    assert_eq!(splits["remote-bytes"], 1 << 20);
     let parsed: JobDetails = serde_json::from_str(&response.body).expect("parse");
     assert_eq!(Some(parsed), FakeBackend::default().job(RUNNING));
+    // A job whose sources do not know where their data lives has no `splits`.
+    let finished = get(addr, &format!("/jobs/{FINISHED}")).json();
+    assert!(finished.get("splits").is_none(), "{finished}");
 }
 
 #[test]

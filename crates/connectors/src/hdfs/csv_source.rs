@@ -91,7 +91,9 @@ impl Source<Vec<String>> for CsvSource {
     fn create_enumerator(&self, parallelism: u32) -> Result<Box<dyn SplitEnumerator<FsSplit>>> {
         let splits = self.splits(parallelism)?;
         tracing::debug!(input = %self.uri, splits = splits.len(), "planned CSV splits");
-        Ok(Box::new(LocalityEnumerator::new(splits)))
+        Ok(Box::new(
+            LocalityEnumerator::new(splits).with_readers(parallelism),
+        ))
     }
     fn create_reader(&self, _ctx: &TaskContext) -> Result<Box<dyn SourceReader<Vec<String>, FsSplit>>> {
         Ok(Box::new(CsvReader {

@@ -20,8 +20,10 @@ pub mod parquet_sink;
 pub mod parquet_source;
 /// Hidden in-progress part files committed by rename (shared by the file sinks).
 pub mod part_files;
-/// Split planning (block-aligned on HDFS) and a locality-preferring enumerator.
+/// Split planning (block-aligned on HDFS).
 pub mod split;
+/// Handing out splits local-first, with delay scheduling (the locality enumerator).
+pub mod split_assigner;
 /// The text sink with in-progress files.
 pub mod text_sink;
 /// The text-line source.

@@ -223,10 +223,12 @@ impl Source<Row> for ParquetSource {
     fn boundedness(&self) -> Boundedness {
         Boundedness::Bounded
     }
-    fn create_enumerator(&self, _parallelism: u32) -> Result<Box<dyn SplitEnumerator<FsSplit>>> {
+    fn create_enumerator(&self, parallelism: u32) -> Result<Box<dyn SplitEnumerator<FsSplit>>> {
         let splits = self.splits()?;
         tracing::debug!(input = %self.uri, row_groups = splits.len(), "planned Parquet splits");
-        Ok(Box::new(LocalityEnumerator::new(splits)))
+        Ok(Box::new(
+            LocalityEnumerator::new(splits).with_readers(parallelism),
+        ))
     }
     fn create_reader(&self, _ctx: &TaskContext) -> Result<Box<dyn SourceReader<Row, FsSplit>>> {
         Ok(Box::new(ParquetReader { current: None }))

@@ -1,4 +1,4 @@
-//! Cutting input files into splits, and handing them out preferring local ones.
+//! Cutting input files into splits (handing them out is [`super::split_assigner`]'s job).
 //!
 //! A file with a block size (HDFS) is cut at its block boundaries, one split per block, so a
 //! split is stored whole on the hosts of its block. A file without blocks (local) is cut with the
@@ -7,8 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 use spate_fs::{BlockLocation, FileStatus};
-use spate_runtime::source::{SplitEnumerator, SplitStats};
 
+pub use super::split_assigner::LocalityEnumerator;
 /// Smallest automatic split of a file without blocks.
 const MIN_SPLIT: u64 = 1 << 20;
 /// Largest automatic split of a file without blocks.
@@ -92,57 +92,11 @@ pub(crate) fn hosts_of(blocks: &[BlockLocation], start: u64, end: u64) -> Vec<St
         .unwrap_or_default()
 }
 
-/// Hands out splits in order, but to a reader on a known host first a split stored there.
-pub struct LocalityEnumerator {
-    splits: std::collections::VecDeque<FsSplit>,
-    stats: SplitStats,
-}
-
-impl LocalityEnumerator {
-    /// Hands out `splits`.
-    pub fn new(splits: Vec<FsSplit>) -> Self {
-        LocalityEnumerator {
-            splits: splits.into(),
-            stats: SplitStats::default(),
-        }
-    }
-}
-
-impl SplitEnumerator<FsSplit> for LocalityEnumerator {
-    /// A split stored on `host` if any is left; otherwise the remote split with the fewest hosts
-    /// (the one least likely to be read locally by another worker).
-    fn next_split(&mut self, _subtask: u32, host: Option<&str>) -> Option<FsSplit> {
-        let local = host.and_then(|h| self.splits.iter().position(|s| s.hosts.iter().any(|x| x == h)));
-        let (index, is_local) = match local {
-            Some(i) => (i, true),
-            None => {
-                let i = (0..self.splits.len()).min_by_key(|&i| self.splits[i].hosts.len())?;
-                (i, false)
-            }
-        };
-        let split = self.splits.remove(index)?;
-        let bytes = split.end.saturating_sub(split.start);
-        if is_local {
-            self.stats.local_splits += 1;
-            self.stats.local_bytes += bytes;
-        } else {
-            self.stats.remote_splits += 1;
-            self.stats.remote_bytes += bytes;
-        }
-        Some(split)
-    }
-    fn assignment_stats(&self) -> Option<SplitStats> {
-        Some(self.stats)
-    }
-    fn add_splits_back(&mut self, splits: Vec<FsSplit>) {
-        self.splits.extend(splits);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use spate_fs::FsUri;
+    use spate_runtime::source::SplitEnumerator as _;
 
     fn file(path: &str, len: u64, block_size: Option<u64>) -> InputFile {
         let uri = FsUri::parse(path).unwrap();
@@ -227,24 +181,5 @@ mod tests {
         let stats = e.assignment_stats().unwrap();
         assert_eq!((stats.local_splits, stats.remote_splits), (1, 1));
         assert_eq!((stats.local_bytes, stats.remote_bytes), (mb, mb));
-    }
-
-    #[test]
-    fn remote_requests_take_the_split_with_the_fewest_hosts() {
-        let split = |start: u64, hosts: &[&str]| FsSplit {
-            uri: "hdfs://nn:1/f".into(),
-            start,
-            end: start + 10,
-            hosts: hosts.iter().map(|h| h.to_string()).collect(),
-        };
-        let mut e = LocalityEnumerator::new(vec![
-            split(0, &["a", "b", "c"]),
-            split(10, &["b"]),
-            split(20, &["a", "c"]),
-        ]);
-        // Host "d" stores nothing: it gets the split that only "b" could read locally.
-        assert_eq!(e.next_split(0, Some("d")).map(|s| s.start), Some(10));
-        assert_eq!(e.next_split(0, Some("c")).map(|s| s.start), Some(0));
-        assert_eq!(e.next_split(0, Some("d")).map(|s| s.start), Some(20));
     }
 }

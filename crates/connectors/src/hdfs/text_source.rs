@@ -80,7 +80,9 @@ impl Source<String> for HdfsTextSource {
     fn create_enumerator(&self, parallelism: u32) -> Result<Box<dyn SplitEnumerator<FsSplit>>> {
         let splits = self.splits(parallelism)?;
         tracing::debug!(input = %self.uri, splits = splits.len(), "planned text splits");
-        Ok(Box::new(LocalityEnumerator::new(splits)))
+        Ok(Box::new(
+            LocalityEnumerator::new(splits).with_readers(parallelism),
+        ))
     }
     fn create_reader(&self, _ctx: &TaskContext) -> Result<Box<dyn SourceReader<String, FsSplit>>> {
         Ok(Box::new(FsTextReader { current: None }))
