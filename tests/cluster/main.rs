@@ -352,3 +352,40 @@ fn run_against_a_missing_jobmanager_is_a_clear_error() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn a_failed_batch_task_runs_again_alone_and_the_result_is_exact() {
+    let cluster = Cluster::start(2, 1);
+    let input = cluster.dir.path().join("in.txt");
+    write_corpus(&input, 4_000_000, 13).unwrap();
+    let out = cluster.dir.path().join("out");
+    let markers = cluster.dir.path().join("markers");
+    std::fs::create_dir(&markers).unwrap();
+    let run = cluster.run(
+        &["-p", "2", "-D", "execution.runtime-mode=BATCH"],
+        &binary("fail_once"),
+        &[
+            input.to_str().unwrap(),
+            out.to_str().unwrap(),
+            markers.to_str().unwrap(),
+        ],
+    );
+    assert!(run.status.success(), "{}\n{}", text(&run), cluster.logs());
+    // The failure happened, and the failing step ran three times in all: once per subtask, plus
+    // the failed subtask again — not the whole job again.
+    assert!(markers.join("failed").exists());
+    let runs = std::fs::read_to_string(markers.join("runs")).unwrap();
+    assert_eq!(runs.lines().count(), 3, "{runs}\n{}", cluster.logs());
+    // What the failed run had sent downstream was voided: the counts are exact.
+    assert_eq!(read_wordcount_output(&out), reference_wordcount(&input));
+    let (_, jobs) = cluster.get("/jobs/overview");
+    let id = jobs
+        .split("\"jid\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let (_, body) = cluster.get(&format!("/jobs/{id}"));
+    assert!(body.contains("\"restarts\":1"), "{body}");
+}

@@ -40,6 +40,9 @@ pub enum CoordRequest {
         subtask: u32,
         host: Option<String>,
     },
+    /// A source subtask runs again (batch failover): the splits it was given in this attempt
+    /// are handed to it again, in the same order, before any new one.
+    ReplaySplits { vertex: u32, subtask: u32 },
     /// The job ended: sinks commit (`success`) or clean up.
     Finalize { success: bool },
     /// Locality counts of the splits handed out.
@@ -126,6 +129,8 @@ pub fn run(sub: JobSubmission) -> Result<()> {
         code: sub.code,
         config: sub.config,
         enumerators: HashMap::new(),
+        handed: HashMap::new(),
+        replay: HashMap::new(),
     };
     loop {
         let req: CoordRequest = match read_frame(&mut stream) {
@@ -142,6 +147,10 @@ struct Coordinator {
     code: JobCode,
     config: Configuration,
     enumerators: HashMap<VertexId, Box<dyn ErasedEnumerator>>,
+    /// Splits handed to each (vertex, subtask) in this attempt, encoded.
+    handed: HashMap<(u32, u32), Vec<Vec<u8>>>,
+    /// Splits to hand again to a subtask that runs again.
+    replay: HashMap<(u32, u32), std::collections::VecDeque<Vec<u8>>>,
 }
 
 impl Coordinator {
@@ -151,11 +160,30 @@ impl Coordinator {
                 Ok(()) => CoordReply::Ok,
                 Err(e) => CoordReply::Error(e.to_string()),
             },
+            CoordRequest::ReplaySplits { vertex, subtask } => {
+                let handed = self.handed.remove(&(vertex, subtask)).unwrap_or_default();
+                self.replay.insert((vertex, subtask), handed.into());
+                CoordReply::Ok
+            }
             CoordRequest::NextSplit {
                 vertex,
                 subtask,
                 host,
             } => {
+                if let Some(bytes) = self
+                    .replay
+                    .get_mut(&(vertex, subtask))
+                    .and_then(|q| q.pop_front())
+                {
+                    self.handed
+                        .entry((vertex, subtask))
+                        .or_default()
+                        .push(bytes.clone());
+                    return CoordReply::Split {
+                        split: Some(bytes),
+                        stats: self.stats(),
+                    };
+                }
                 let v = VertexId(vertex);
                 let Some(e) = self.enumerators.get_mut(&v) else {
                     return CoordReply::Error(format!("vertex {vertex} has no split enumerator"));
@@ -175,10 +203,16 @@ impl Coordinator {
                 };
                 match self.code.node(vx.head()) {
                     Ok(NodeCode::Source(src)) => match src.encode_split(split) {
-                        Ok(bytes) => CoordReply::Split {
-                            split: Some(bytes),
-                            stats: self.stats(),
-                        },
+                        Ok(bytes) => {
+                            self.handed
+                                .entry((vertex, subtask))
+                                .or_default()
+                                .push(bytes.clone());
+                            CoordReply::Split {
+                                split: Some(bytes),
+                                stats: self.stats(),
+                            }
+                        }
                         Err(e) => CoordReply::Error(e.to_string()),
                     },
                     _ => CoordReply::Error(format!("vertex {vertex} is not a source")),
@@ -214,6 +248,8 @@ impl Coordinator {
 
     fn reset(&mut self) -> spate_runtime::Result<()> {
         self.enumerators.clear();
+        self.handed.clear();
+        self.replay.clear();
         for v in &self.job.vertices {
             for op in &v.operators {
                 match self.code.node(op.operator)? {

@@ -111,6 +111,8 @@ pub fn run(sub: JobSubmission) -> Result<()> {
                     error!("cannot prepare attempt {}: {e:#}", a.attempt);
                     worker.report_now(vec![pb::TaskReport {
                         attempt: a.attempt,
+                        // No subtask: the whole attempt failed here.
+                        vertex: u32::MAX,
                         state: pb::TaskState::Failed as i32,
                         failure: format!("worker on {}: {e:#}", worker.host),
                         ..Default::default()
@@ -292,7 +294,7 @@ impl Worker {
                 host: Some(self.host.clone()),
                 config: self.config.clone(),
                 control: st.control.clone(),
-                execution: 0,
+                execution: d.execution,
             };
             let splits: Option<Arc<dyn SplitProvider>> = vertex.is_source.then(|| {
                 Arc::new(RemoteSplits {
@@ -301,10 +303,27 @@ impl Worker {
                     vertex: v,
                 }) as Arc<dyn SplitProvider>
             });
+            // A blocking input stays here until the subtask finished, so that a failed run can
+            // read it again.
+            let input = match self.code.node(vertex.head()) {
+                Ok(NodeCode::Operator(c)) => Some(c.input()),
+                _ => None,
+            };
+            let rx = match (st.receivers.get(&(v, j)), input) {
+                (Some(rx), Some(input)) => input.reopen(rx),
+                _ => None,
+            }
+            .or_else(|| st.receivers.remove(&(v, j)));
+            if d.execution > 0 {
+                // Counters start again with the run.
+                for (_, c) in st.counters.get_mut(&(v, j)).into_iter().flatten() {
+                    *c = Arc::default();
+                }
+            }
             let inputs = SubtaskInputs {
                 ctx: ctx.clone(),
                 vertex: v,
-                rx: st.receivers.remove(&(v, j)),
+                rx,
                 splits,
                 io: st.io.get(&(v, j)).cloned().unwrap_or_default(),
             };
@@ -344,6 +363,7 @@ impl Worker {
     }
 
     fn ended(&self, attempt: u32, v: VertexId, j: u32, end: SubtaskEnd) {
+        let finished = matches!(end, SubtaskEnd::Finished);
         let (state, failure) = match end {
             SubtaskEnd::Finished => (pb::TaskState::Finished, String::new()),
             SubtaskEnd::Cancelled => (pb::TaskState::Canceled, String::new()),
@@ -351,6 +371,16 @@ impl Worker {
         };
         let report = {
             let mut st = self.lock();
+            if finished && st.attempt == attempt {
+                // Its input is consumed for good.
+                st.receivers.remove(&(v, j));
+                let head = self.job.vertices.get(v.0 as usize).map(|x| x.head());
+                if let (Some(tx), Some(Ok(NodeCode::Operator(c)))) =
+                    (st.channels.get(&(v, j)), head.map(|h| self.code.node(h)))
+                {
+                    c.input().release(tx);
+                }
+            }
             let mut r = self.task_report(&st, v, j, attempt);
             st.running.remove(&(v, j));
             r.state = state as i32;

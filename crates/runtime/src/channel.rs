@@ -427,7 +427,9 @@ impl<T: Data> BlockingPartition<T> {
         let mut s = self
             .inner
             .lock()
-            .map_err(|_| Error::Internal("partition lock poisoned".into()))?;
+            // A reader's operator may panic while the lock is held (and run again): the data
+            // stays consistent, so a poisoned lock is taken as is.
+            .unwrap_or_else(|p| p.into_inner());
         let generation = s.generation(slot);
         if s.spill.is_none() && s.memory_bytes + bytes.len() as u64 <= self.budget {
             s.memory_bytes += bytes.len() as u64;
@@ -457,7 +459,7 @@ impl<T: Data> BlockingPartition<T> {
 
     /// Producer `slot` runs again: everything it wrote so far is void.
     pub fn reset(&self, slot: u32) {
-        let Ok(mut s) = self.inner.lock() else { return };
+        let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         *s.generations.entry(slot).or_insert(0) += 1;
         let before = s.memory.len();
         s.memory.retain(|(p, _, _)| *p != slot);
@@ -468,14 +470,12 @@ impl<T: Data> BlockingPartition<T> {
 
     /// Frees everything (the consumer finished: its input is no longer needed).
     pub fn clear(&self) {
-        if let Ok(mut s) = self.inner.lock() {
-            *s = Stored::default();
-        }
+        *self.inner.lock().unwrap_or_else(|p| p.into_inner()) = Stored::default();
     }
 
     /// Bytes spilled to disk so far.
     pub fn spilled_bytes(&self) -> u64 {
-        self.inner.lock().map(|s| s.spilled_bytes).unwrap_or(0)
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).spilled_bytes
     }
 
     /// Reads every valid batch (memory first, then the spill file). The partition keeps its
@@ -488,7 +488,9 @@ impl<T: Data> BlockingPartition<T> {
         let mut s = self
             .inner
             .lock()
-            .map_err(|_| Error::Internal("partition lock poisoned".into()))?;
+            // A reader's operator may panic while the lock is held (and run again): the data
+            // stays consistent, so a poisoned lock is taken as is.
+            .unwrap_or_else(|p| p.into_inner());
         for (slot, generation, bytes) in &s.memory {
             if *generation != s.generation(*slot) {
                 continue;

@@ -316,7 +316,7 @@ async fn run_attempt(
             e = events.recv() => if matches!(e, Some(JobEvent::Cancel) | None) { return Outcome::Cancelled },
         }
     };
-    let outcome = run_on_slots(jm, job, attempt, &slots, events).await;
+    let outcome = run_on_slots(jm, job, coordinator, attempt, &slots, events).await;
     release_slots(jm, &slots);
     outcome
 }
@@ -324,6 +324,7 @@ async fn run_attempt(
 async fn run_on_slots(
     jm: &Arc<JobManager>,
     job: &Arc<JobEntry>,
+    coordinator: &Arc<CoordinatorProcess>,
     attempt: u32,
     slots: &[String],
     events: &mut UnboundedReceiver<JobEvent>,
@@ -443,7 +444,8 @@ async fn run_on_slots(
         .collect();
     let mut busy_slots: HashMap<u32, (u32, u32)> = HashMap::new();
     let mut deployed: HashSet<(u32, u32)> = HashSet::new();
-    let deploy = |job: &JobEntry, v: u32, j: u32| {
+    let mut executions: HashMap<(u32, u32), u32> = HashMap::new();
+    let deploy = |job: &JobEntry, v: u32, j: u32, execution: u32| {
         let tm = &slots[slot_of(j) as usize];
         if let Some(c) = commands.get(tm) {
             let _ = c.send(Ok(pb::WorkerCommand {
@@ -451,6 +453,7 @@ async fn run_on_slots(
                     attempt,
                     vertex: v,
                     subtask: j,
+                    execution,
                 })),
             }));
         }
@@ -476,7 +479,7 @@ async fn run_on_slots(
                     busy_slots.insert(slot_of(j), (v, j));
                 }
                 deployed.insert((v, j));
-                deploy(job, v, j);
+                deploy(job, v, j, 0);
             } else {
                 still.push((v, j));
             }
@@ -538,6 +541,41 @@ async fn run_on_slots(
                         if busy_slots.get(&slot_of(key.1)) == Some(&key) {
                             busy_slots.remove(&slot_of(key.1));
                         }
+                    }
+                    pb::TaskState::Failed if job.mode == ExecutionMode::Batch && deployed.contains(&key) => {
+                        // Batch failover: the subtask's input partition is still there and nothing
+                        // downstream has started, so only this subtask runs again (its new run
+                        // voids what the failed one wrote). The restart strategy decides whether.
+                        let n = job.lock().restarts + 1;
+                        let Some(delay) = Restarts::of(&effective_config(jm, job)).next(n) else {
+                            break Outcome::Failed(failure);
+                        };
+                        warn!(job = %job.name, "{failure}; running subtask {} of vertex {} again in {delay:?} (restart {n})", key.1 + 1, key.0);
+                        {
+                            let mut rt = job.lock();
+                            rt.restarts = n;
+                            rt.failure = Some(failure);
+                        }
+                        tokio::time::sleep(delay).await;
+                        if graph.vertices.get(key.0 as usize).is_some_and(|v| v.is_source) {
+                            let coord = coordinator.clone();
+                            let replay = CoordRequest::ReplaySplits {
+                                vertex: key.0,
+                                subtask: key.1,
+                            };
+                            match tokio::task::spawn_blocking(move || coord.call(&replay)).await {
+                                Ok(Ok(())) => {}
+                                Ok(Err(e)) => break Outcome::Failed(format!("{e:#}")),
+                                Err(e) => break Outcome::Failed(e.to_string()),
+                            }
+                        }
+                        let execution = executions.entry(key).or_default();
+                        *execution += 1;
+                        let execution = *execution;
+                        if let Some(t) = job.lock().tasks.get_mut(&key) {
+                            t.state = "CREATED".into();
+                        }
+                        deploy(job, key.0, key.1, execution);
                     }
                     pb::TaskState::Failed => break Outcome::Failed(failure),
                     pb::TaskState::Canceled => {

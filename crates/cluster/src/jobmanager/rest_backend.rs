@@ -174,8 +174,8 @@ impl RestBackend for Backend {
                 idle += c;
                 bp += d;
             }
-            let running = subtasks.iter().filter(|t| t.state == "RUNNING").count().max(1) as f64;
-            let (idle, bp) = (idle / running, bp / running);
+            let running = subtasks.iter().filter(|t| t.state == "RUNNING").count();
+            let (idle, bp) = (idle / running.max(1) as f64, bp / running.max(1) as f64);
             let status = if tasks.failed > 0 {
                 "FAILED"
             } else if tasks.running > 0 {
@@ -206,7 +206,11 @@ impl RestBackend for Backend {
                     "ok"
                 }
                 .to_string(),
-                busy_ratio: (1.0 - idle - bp).max(0.0),
+                busy_ratio: if running == 0 {
+                    0.0
+                } else {
+                    (1.0 - idle - bp).max(0.0)
+                },
                 idle_ratio: idle,
                 backpressured_ratio: bp,
             });
