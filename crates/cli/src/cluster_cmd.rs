@@ -80,10 +80,17 @@ pub(crate) struct Target {
     jobmanager: Option<String>,
 }
 
+/// The address to bind; IPv4 first (`localhost` may also name ::1, which clients that dial
+/// 127.0.0.1 would miss).
 fn resolve(addr: &str, what: &str) -> Result<SocketAddr> {
-    addr.to_socket_addrs()
+    let all: Vec<SocketAddr> = addr
+        .to_socket_addrs()
         .map_err(|e| anyhow!("{what} '{addr}': {e}"))?
-        .next()
+        .collect();
+    all.iter()
+        .find(|a| a.is_ipv4())
+        .or(all.first())
+        .copied()
         .ok_or_else(|| anyhow!("{what} '{addr}' does not resolve"))
 }
 
@@ -185,9 +192,28 @@ fn rest_address(target: &Target) -> Result<String> {
 
 /// A minimal HTTP/1.1 exchange with the REST API: returns (status, body).
 fn http(address: &str, method: &str, path: &str) -> Result<(u16, String)> {
-    let addr = resolve(address, "JobManager REST address")?;
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
-        .map_err(|e| anyhow!("cannot reach the JobManager's REST API at {address}: {e}"))?;
+    let addrs: Vec<SocketAddr> = address
+        .to_socket_addrs()
+        .map_err(|e| anyhow!("JobManager REST address '{address}': {e}"))?
+        .collect();
+    // `localhost` may name ::1 and 127.0.0.1; the REST API binds one of them.
+    let mut last = None;
+    let mut stream = None;
+    for addr in &addrs {
+        match TcpStream::connect_timeout(addr, Duration::from_secs(5)) {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let mut s = stream.ok_or_else(|| {
+        anyhow!(
+            "cannot reach the JobManager's REST API at {address}: {}",
+            last.map_or_else(|| "no address".to_string(), |e| e.to_string())
+        )
+    })?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     write!(
         s,

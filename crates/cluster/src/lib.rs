@@ -115,3 +115,14 @@ pub fn last_lines(path: &std::path::Path) -> String {
     }
     s
 }
+
+/// The submitter's working directory if it exists on this machine, else `fallback`: relative paths
+/// in a job's arguments then mean the same in its coordinator and workers on a single machine.
+pub fn working_dir_or(dir: &str, fallback: &std::path::Path) -> std::path::PathBuf {
+    let d = std::path::Path::new(dir);
+    if !dir.is_empty() && d.is_absolute() && d.is_dir() {
+        d.to_path_buf()
+    } else {
+        fallback.to_path_buf()
+    }
+}

@@ -34,6 +34,9 @@ pub fn run(sub: JobSubmission) -> Result<JobResult> {
         binary_sha256: String::new(),
         binary_size: 0,
         mode: format!("{mode:?}").to_uppercase(),
+        working_dir: std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default(),
     };
     let rt = client::runtime().map_err(other)?;
     rt.block_on(async {

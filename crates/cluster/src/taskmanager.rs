@@ -176,6 +176,7 @@ impl Tm {
             .stdin(Stdio::piped())
             .stdout(out)
             .stderr(err)
+            .current_dir(crate::working_dir_or(&w.working_dir, &self.options.work_dir))
             .spawn()
             .with_context(|| format!("cannot start the job binary {}", binary.display()))?;
         let stdin = child.stdin.take();

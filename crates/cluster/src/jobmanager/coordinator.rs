@@ -25,6 +25,7 @@ impl CoordinatorProcess {
         args: &[String],
         config_lines: &str,
         dir: &Path,
+        working_dir: &str,
         fingerprint: &str,
     ) -> Result<CoordinatorProcess> {
         let socket = dir.join("coordinator.sock");
@@ -49,7 +50,7 @@ impl CoordinatorProcess {
             .stdin(Stdio::piped())
             .stdout(out)
             .stderr(err)
-            .current_dir(dir)
+            .current_dir(crate::working_dir_or(working_dir, dir))
             .spawn()
             .with_context(|| format!("cannot start the job binary {}", binary.display()))?;
         let stdin = child.stdin.take();

@@ -88,14 +88,15 @@ pub(crate) async fn drive(jm: Arc<JobManager>, job: Arc<JobEntry>, mut events: U
         Err(e) => return finish(&jm, &job, "FAILED", Some(format!("{e:#}"))).await,
     };
     let start = {
-        let (binary, args, lines, dir) = (
+        let (binary, args, lines, dir, cwd) = (
             job.binary.clone(),
             job.args.clone(),
             job.config_lines.clone(),
             job.dir.clone(),
+            job.working_dir.clone(),
         );
         tokio::task::spawn_blocking(move || {
-            CoordinatorProcess::start(&binary, &args, &lines, &dir, &fingerprint)
+            CoordinatorProcess::start(&binary, &args, &lines, &dir, &cwd, &fingerprint)
         })
         .await
     };
@@ -356,6 +357,7 @@ async fn run_on_slots(
                     binary_sha256: job.sha256.clone(),
                     args: job.args.clone(),
                     config: job.config_lines.clone(),
+                    working_dir: job.working_dir.clone(),
                 })),
             }));
             pending.insert(tm.clone());

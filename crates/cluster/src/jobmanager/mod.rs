@@ -121,6 +121,7 @@ pub(crate) struct JobEntry {
     pub config: Configuration,
     pub config_lines: String,
     pub args: Vec<String>,
+    pub working_dir: String,
     pub sha256: String,
     pub binary: PathBuf,
     pub dir: PathBuf,

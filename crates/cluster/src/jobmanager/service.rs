@@ -223,6 +223,7 @@ impl pb::job_manager_server::JobManager for Service {
             config,
             config_lines: header.config,
             args: header.args,
+            working_dir: header.working_dir,
             sha256: sha,
             binary,
             dir,
