@@ -389,3 +389,65 @@ fn a_failed_batch_task_runs_again_alone_and_the_result_is_exact() {
     let (_, body) = cluster.get(&format!("/jobs/{id}"));
     assert!(body.contains("\"restarts\":1"), "{body}");
 }
+
+#[test]
+fn a_crashing_job_takes_down_neither_its_taskmanagers_nor_other_jobs() {
+    let cluster = Cluster::start(2, 2);
+    // Two jobs at once: a healthy one, and one whose code aborts its worker process.
+    let healthy = cluster.run(
+        &["-p", "2", "--detached"],
+        &binary("examples/streaming_wordcount"),
+        &["--records", "4000", "--rate", "800"],
+    );
+    assert!(healthy.status.success(), "{}\n{}", text(&healthy), cluster.logs());
+    let healthy = job_id_of(&String::from_utf8_lossy(&healthy.stdout));
+    cluster.wait_for_state(&healthy, &["RUNNING"], Duration::from_secs(60));
+    let crash = cluster.run(
+        &["-p", "2", "-D", "restart-strategy.type=none"],
+        &binary("crash_job"),
+        &[],
+    );
+    assert!(!crash.status.success(), "{}", text(&crash));
+    let stderr = String::from_utf8_lossy(&crash.stderr);
+    assert!(
+        stderr.contains("worker") && stderr.contains("exited"),
+        "{}",
+        text(&crash)
+    );
+    // Both TaskManagers are still there, and the healthy job finishes untouched.
+    let (_, overview) = cluster.get("/overview");
+    assert!(overview.contains("\"taskmanagers\":2"), "{overview}");
+    let state = cluster.wait_for_state(
+        &healthy,
+        &["FINISHED", "FAILED", "CANCELED"],
+        Duration::from_secs(120),
+    );
+    assert_eq!(state, "FINISHED", "{}", cluster.logs());
+    let (_, body) = cluster.get(&format!("/jobs/{healthy}"));
+    assert!(body.contains("\"restarts\":0"), "{body}");
+}
+
+#[test]
+fn a_taskmanager_that_stops_heartbeating_is_lost_and_registers_again_when_it_wakes_up() {
+    let cluster = Cluster::start(2, 1);
+    let pid = cluster.taskmanagers[0].id().to_string();
+    Command::new("kill").args(["-STOP", &pid]).status().unwrap();
+    // heartbeat.timeout is 5 s in the fixture.
+    let start = Instant::now();
+    loop {
+        let (_, overview) = cluster.get("/overview");
+        if overview.contains("\"taskmanagers\":1") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{overview}\n{}",
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Command::new("kill").args(["-CONT", &pid]).status().unwrap();
+    // The TaskManager learns that the JobManager forgot it and registers again.
+    cluster.wait_for_taskmanagers(2);
+    assert!(cluster.logs().contains("no heartbeat"), "{}", cluster.logs());
+}
