@@ -388,6 +388,13 @@ fn a_failed_batch_task_runs_again_alone_and_the_result_is_exact() {
         .unwrap();
     let (_, body) = cluster.get(&format!("/jobs/{id}"));
     assert!(body.contains("\"restarts\":1"), "{body}");
+    // The failure stays in the job's exceptions history.
+    let (status, exceptions) = cluster.get(&format!("/jobs/{id}/exceptions"));
+    assert_eq!(status, 200);
+    assert!(
+        exceptions.contains("injected failure after 5000 records"),
+        "{exceptions}"
+    );
 }
 
 #[test]

@@ -171,6 +171,7 @@ impl RestBackend for Fake {
             now: NOW,
             restarts: 0,
             failure: None,
+            exceptions: Vec::new(),
             vertices: vec![source, split, count],
             plan,
             splits: Some(SplitLocality {

@@ -128,6 +128,7 @@ pub(crate) async fn drive(jm: Arc<JobManager>, job: Arc<JobEntry>, mut events: U
             Outcome::Finished => break Outcome::Finished,
             Outcome::Cancelled => break Outcome::Cancelled,
             Outcome::Failed(msg) => {
+                job.record_failure(msg.trim_start_matches(NO_RESTART));
                 let n = job.lock().restarts + 1;
                 match restarts.next(n) {
                     Some(delay) if !msg.starts_with(NO_RESTART) => {
@@ -199,6 +200,12 @@ pub(crate) async fn drive(jm: Arc<JobManager>, job: Arc<JobEntry>, mut events: U
 const NO_RESTART: &str = "\u{0}";
 
 async fn finish(jm: &JobManager, job: &JobEntry, state: &str, failure: Option<String>) {
+    if let Some(f) = &failure {
+        let recorded = job.lock().exceptions.last().is_some_and(|(_, m)| m == f);
+        if !recorded {
+            job.record_failure(f);
+        }
+    }
     let (workers, coordinator) = {
         let mut rt = job.lock();
         rt.final_totals = Some(totals_of(&job.graph, &rt));
@@ -552,6 +559,7 @@ async fn run_on_slots(
                         let Some(delay) = Restarts::of(&effective_config(jm, job)).next(n) else {
                             break Outcome::Failed(failure);
                         };
+                        job.record_failure(&failure);
                         warn!(job = %job.name, "{failure}; running subtask {} of vertex {} again in {delay:?} (restart {n})", key.1 + 1, key.0);
                         {
                             let mut rt = job.lock();

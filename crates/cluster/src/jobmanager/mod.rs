@@ -98,6 +98,8 @@ pub(crate) struct JobRuntime {
     pub state: String,
     pub end_ms: Option<u64>,
     pub failure: Option<String>,
+    /// Every failure (ms since the epoch, message), oldest first; at most 100 kept.
+    pub exceptions: Vec<(u64, String)>,
     pub restarts: u32,
     pub attempt: u32,
     pub tasks: HashMap<(u32, u32), TaskStatus>,
@@ -134,6 +136,15 @@ pub(crate) struct JobEntry {
 impl JobEntry {
     pub fn lock(&self) -> MutexGuard<'_, JobRuntime> {
         self.rt.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a failure for the exceptions history.
+    pub fn record_failure(&self, message: &str) {
+        let mut rt = self.lock();
+        if rt.exceptions.len() >= 100 {
+            rt.exceptions.remove(0);
+        }
+        rt.exceptions.push((now_ms(), message.to_string()));
     }
 
     pub fn state(&self) -> String {

@@ -235,6 +235,14 @@ impl RestBackend for Backend {
         }
         let restarts = rt.restarts;
         let failure = rt.failure.clone();
+        let exceptions = rt
+            .exceptions
+            .iter()
+            .map(|(t, m)| crate::rest::model::ExceptionEntry {
+                exception: m.clone(),
+                timestamp: *t as i64,
+            })
+            .collect();
         let splits = rt.split_stats.map(|s| SplitLocality {
             local_splits: s.local_splits,
             remote_splits: s.remote_splits,
@@ -252,6 +260,7 @@ impl RestBackend for Backend {
             now: super::now_ms() as i64,
             restarts,
             failure,
+            exceptions,
             vertices,
             plan: Plan {
                 jid: job.id.clone(),

@@ -77,6 +77,9 @@ pub struct JobDetails {
     /// The last failure, if the job failed or restarted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// Every failure of the job so far (restarts included), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exceptions: Vec<ExceptionEntry>,
     pub vertices: Vec<VertexDetails>,
     pub plan: Plan,
     /// Locality of the source splits handed out so far, for sources that know where their data
@@ -220,4 +223,28 @@ pub struct ConfigEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorResponse {
     pub errors: Vec<String>,
+}
+
+/// One failure of a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExceptionEntry {
+    /// What failed and why.
+    pub exception: String,
+    /// When (ms since the epoch).
+    pub timestamp: i64,
+}
+
+/// `GET /jobs/{id}/exceptions`, in the shape of Flink's (older) exceptions endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobExceptions {
+    /// The latest failure.
+    #[serde(rename = "root-exception")]
+    pub root_exception: Option<String>,
+    /// When the latest failure happened.
+    pub timestamp: Option<i64>,
+    /// Every failure, oldest first.
+    #[serde(rename = "all-exceptions")]
+    pub all_exceptions: Vec<ExceptionEntry>,
+    /// Whether older failures were left out.
+    pub truncated: bool,
 }

@@ -38,6 +38,7 @@ pub fn router(backend: Backend) -> Router {
         .route("/jobs/overview", get(jobs_overview))
         .route("/jobs/{id}", get(job).patch(cancel_job))
         .route("/jobs/{id}/plan", get(job_plan))
+        .route("/jobs/{id}/exceptions", get(job_exceptions))
         .route("/taskmanagers", get(taskmanagers))
         .route("/config", get(config))
         .route("/jobmanager/config", get(config));
@@ -101,6 +102,23 @@ async fn job(State(backend): State<Backend>, Path(id): Path<String>) -> Response
 async fn job_plan(State(backend): State<Backend>, Path(id): Path<String>) -> Response {
     match backend.job(&id) {
         Some(details) => Json(JobPlan { plan: details.plan }).into_response(),
+        None => job_not_found(&id),
+    }
+}
+
+/// `GET /jobs/{id}/exceptions`: the job's failures, latest as the root.
+async fn job_exceptions(State(backend): State<Backend>, Path(id): Path<String>) -> Response {
+    match backend.job(&id) {
+        Some(details) => {
+            let last = details.exceptions.last();
+            Json(crate::rest::model::JobExceptions {
+                root_exception: last.map(|e| e.exception.clone()),
+                timestamp: last.map(|e| e.timestamp),
+                all_exceptions: details.exceptions.clone(),
+                truncated: false,
+            })
+            .into_response()
+        }
         None => job_not_found(&id),
     }
 }

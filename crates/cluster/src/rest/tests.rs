@@ -100,6 +100,7 @@ impl RestBackend for FakeBackend {
             now: 1_700_000_060_000,
             restarts: 0,
             failure: None,
+            exceptions: Vec::new(),
             vertices: vec![vertex("v1", "Source"), vertex("v2", "Sink")],
             plan: Plan {
                 jid: overview.jid,
