@@ -10,3 +10,4 @@ mod locality;
 mod parquet;
 mod read;
 mod write;
+mod yarn_session;

@@ -76,8 +76,20 @@ pub(crate) struct Target {
     #[command(flatten)]
     config: ConfigArgs,
     /// The JobManager's REST address (default: localhost:rest.port).
-    #[arg(short = 'm', long = "jobmanager", value_name = "HOST:PORT")]
+    #[arg(
+        short = 'm',
+        long = "jobmanager",
+        value_name = "HOST:PORT",
+        conflicts_with = "target"
+    )]
     jobmanager: Option<String>,
+    /// `yarn-session`: the YARN session of the properties file (see `spate yarn-session`).
+    #[arg(short = 't', long = "target", value_name = "TARGET", value_parser = ["remote", "yarn-session"])]
+    target: Option<String>,
+    /// With -t yarn-session: the session's application id (also -yid), checked against the
+    /// properties file.
+    #[arg(long = "application-id", value_name = "ID")]
+    application_id: Option<String>,
 }
 
 /// The address to bind; IPv4 first (`localhost` may also name ::1, which clients that dial
@@ -94,7 +106,7 @@ fn resolve(addr: &str, what: &str) -> Result<SocketAddr> {
         .ok_or_else(|| anyhow!("{what} '{addr}' does not resolve"))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("spate-rt")
@@ -102,7 +114,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the runtime")
 }
 
-async fn ctrl_c() {
+pub(crate) async fn ctrl_c() {
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,
         Err(_) => return std::future::pending().await,
@@ -173,6 +185,10 @@ pub(crate) fn taskmanager(args: &TaskManagerArgs) -> Result<()> {
         .work_dir
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join(format!("spate-taskmanager-{}", std::process::id())));
+    // Workers run in directories of their own: a relative work dir (`--work-dir .` in a YARN
+    // container) must not be resolved against theirs.
+    let work_dir =
+        std::path::absolute(&work_dir).with_context(|| format!("--work-dir {}", work_dir.display()))?;
     let options = TaskManagerOptions {
         jobmanager,
         host,
@@ -183,6 +199,10 @@ pub(crate) fn taskmanager(args: &TaskManagerArgs) -> Result<()> {
 }
 
 fn rest_address(target: &Target) -> Result<String> {
+    if target.target.as_deref() == Some("yarn-session") || target.application_id.is_some() {
+        let props = crate::yarn_session::SessionProperties::load(target.application_id.as_deref())?;
+        return Ok(props.rest);
+    }
     if let Some(m) = &target.jobmanager {
         return Ok(m.clone());
     }
@@ -191,7 +211,7 @@ fn rest_address(target: &Target) -> Result<String> {
 }
 
 /// A minimal HTTP/1.1 exchange with the REST API: returns (status, body).
-fn http(address: &str, method: &str, path: &str) -> Result<(u16, String)> {
+pub(crate) fn http(address: &str, method: &str, path: &str) -> Result<(u16, String)> {
     let addrs: Vec<SocketAddr> = address
         .to_socket_addrs()
         .map_err(|e| anyhow!("JobManager REST address '{address}': {e}"))?

@@ -6,6 +6,8 @@
 mod cluster_cmd;
 mod config_cmd;
 mod run;
+mod yarn_am;
+mod yarn_session;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -58,6 +60,18 @@ enum Command {
     List(cluster_cmd::ListArgs),
     /// Cancel a job on a cluster (through its REST API).
     Cancel(cluster_cmd::CancelArgs),
+    /// Start a Spate cluster as a YARN application (a session), or kill one (--kill ID).
+    ///
+    /// Needs HADOOP_CONF_DIR. The JobManager runs in the ApplicationMaster's container, each
+    /// TaskManager in a container of its own; the `spate` binary is shipped through HDFS. Once
+    /// every TaskManager registered, it prints the application id and the REST address and
+    /// writes them with the RPC address and the secret to ${TMPDIR:-/tmp}/.spate-yarn-properties-$USER
+    /// (or $SPATE_YARN_PROPERTIES_FILE), which `spate run/list/cancel -t yarn-session` read.
+    /// Attached (the default), Ctrl-C kills the application.
+    YarnSession(yarn_session::YarnSessionArgs),
+    /// The ApplicationMaster of a YARN session (started by yarn-session inside YARN).
+    #[command(hide = true)]
+    YarnAm(yarn_am::YarnAmArgs),
 }
 
 /// Log lines of the long-running commands go to standard error, at `RUST_LOG` (default info).
@@ -87,8 +101,34 @@ impl std::fmt::Display for ExitStatusError {
 
 impl std::error::Error for ExitStatusError {}
 
+/// Flink's multi-letter short options, spelled as long ones for clap: `-jm`/`-tm` of
+/// `yarn-session`, and `-yid ID` before the job binary of `run`/`list`/`cancel`.
+fn flink_style_args(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = args.collect();
+    let command = args
+        .get(1)
+        .and_then(|a| a.to_str())
+        .unwrap_or_default()
+        .to_string();
+    for i in 2..args.len() {
+        let Some(arg) = args[i].to_str() else { continue };
+        let next_is_app = args
+            .get(i + 1)
+            .and_then(|a| a.to_str())
+            .is_some_and(|a| a.starts_with("application_"));
+        let long = match (command.as_str(), arg) {
+            ("yarn-session", "-jm") => "--jobmanager-memory",
+            ("yarn-session", "-tm") => "--taskmanager-memory",
+            ("run" | "list" | "cancel", "-yid") if next_is_app => "--application-id",
+            _ => continue,
+        };
+        args[i] = long.into();
+    }
+    args
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(flink_style_args(std::env::args_os()));
     let result = match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Config(cmd) => config_cmd::run(&cmd).map(|()| ExitCode::SUCCESS),
@@ -96,6 +136,8 @@ fn main() -> ExitCode {
         Command::Taskmanager(args) => cluster_cmd::taskmanager(&args).map(|()| ExitCode::SUCCESS),
         Command::List(args) => cluster_cmd::list(&args).map(|()| ExitCode::SUCCESS),
         Command::Cancel(args) => cluster_cmd::cancel(&args).map(|()| ExitCode::SUCCESS),
+        Command::YarnSession(args) => yarn_session::yarn_session(&args).map(|()| ExitCode::SUCCESS),
+        Command::YarnAm(args) => yarn_am::yarn_am(&args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

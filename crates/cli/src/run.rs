@@ -33,8 +33,26 @@ pub(crate) struct RunArgs {
     /// Submit to the cluster whose JobManager RPC endpoint is HOST:PORT (e.g. localhost:6123)
     /// instead of running embedded: the job binary is uploaded with the job, and spate waits for
     /// the job and exits 0 only if it finished.
-    #[arg(short = 'm', long = "jobmanager", value_name = "HOST:PORT")]
+    #[arg(
+        short = 'm',
+        long = "jobmanager",
+        value_name = "HOST:PORT",
+        conflicts_with = "target"
+    )]
     jobmanager: Option<String>,
+
+    /// Where to run: `local` (embedded, the default without -m), `remote` (with -m),
+    /// `yarn-session`: submit to the YARN session of the properties file that `spate
+    /// yarn-session` wrote, with its JobManager address and secret, or `yarn-per-job`: start a
+    /// YARN application for this job alone (parallelism / taskmanager.numberOfTaskSlots
+    /// TaskManagers), which ends with the job's status.
+    #[arg(short = 't', long = "target", value_name = "TARGET", value_parser = ["local", "remote", "yarn-session", "yarn-per-job"])]
+    target: Option<String>,
+
+    /// With -t yarn-session: the session's application id (also -yid), checked against the
+    /// properties file; implies -t yarn-session.
+    #[arg(long = "application-id", value_name = "ID")]
+    application_id: Option<String>,
 
     /// With -m: return once the job is submitted, printing its id.
     #[arg(short = 'd', long)]
@@ -80,30 +98,126 @@ pub(crate) fn run(args: &RunArgs) -> Result<ExitCode> {
     command
         .args(job_args)
         .env(ENV_DYNAMIC_PROPERTIES, conf.to_properties());
-    if let Some(jm) = &args.jobmanager {
-        submit_env(&mut command, &conf, jm, args)?;
+    let mut per_job = None;
+    if args.target.as_deref() == Some("yarn-per-job") {
+        let deployed = deploy_per_job(&conf, args)?;
+        submit_env(
+            &mut command,
+            &conf,
+            &deployed.props.rpc,
+            Some(&deployed.props.secret),
+            args,
+        )?;
+        per_job = Some(deployed);
+    } else if args.target.as_deref() == Some("yarn-session") || args.application_id.is_some() {
+        let session = crate::yarn_session::SessionProperties::load(args.application_id.as_deref())?;
+        submit_env(&mut command, &conf, &session.rpc, Some(&session.secret), args)?;
+    } else if let Some(jm) = &args.jobmanager {
+        submit_env(&mut command, &conf, jm, None, args)?;
+    } else if args.target.as_deref() == Some("remote") {
+        bail!("-t remote needs the JobManager's address (-m HOST:PORT)");
     } else if args.detached {
-        bail!("--detached needs a cluster to submit to (-m HOST:PORT)");
+        bail!("--detached needs a cluster to submit to (-m HOST:PORT or -t yarn-session)");
     }
     match &file {
         Some(path) => command.env(ENV_CONFIG_FILE, path),
         None => command.env_remove(ENV_CONFIG_FILE),
     };
-    let mut child = command.spawn().map_err(|e| cannot_start(args, &e))?;
-    let status = child
-        .wait()
-        .with_context(|| format!("waiting for job binary '{}'", args.job().0.display()))?;
-    Ok(exit_code(args, status))
+    let status = command
+        .spawn()
+        .map_err(|e| cannot_start(args, &e))
+        .and_then(|mut child| {
+            child
+                .wait()
+                .with_context(|| format!("waiting for job binary '{}'", args.job().0.display()))
+        });
+    if let Some(deployed) = per_job {
+        finish_per_job(&deployed, status.as_ref().ok(), args.detached);
+    }
+    Ok(exit_code(args, status?))
+}
+
+/// `-t yarn-per-job`: a YARN application with enough TaskManagers for the job's parallelism.
+fn deploy_per_job(conf: &Configuration, args: &RunArgs) -> Result<crate::yarn_session::Deployed> {
+    let slots = conf.get_opt(&keys::TASK_SLOTS).unwrap_or(1).max(1);
+    let parallelism = conf.get_opt(&keys::PARALLELISM_DEFAULT).unwrap_or(1).max(1);
+    let shape = crate::yarn_session::Shape {
+        taskmanagers: u32::try_from(parallelism.div_ceil(slots)).unwrap_or(u32::MAX),
+        slots: u32::try_from(slots).unwrap_or(u32::MAX),
+        per_job: true,
+    };
+    let mut conf = conf.clone();
+    let name = keys::YARN_APPLICATION_NAME.spec.name;
+    if !conf.iter().any(|(k, _)| k == name) {
+        let job = args.job().0.file_name().map(|n| n.to_string_lossy().into_owned());
+        conf.set(
+            &keys::YARN_APPLICATION_NAME,
+            format!("Spate per-job: {}", job.unwrap_or_default()),
+        )?;
+    }
+    let deployed = crate::yarn_session::deploy(&conf, &shape)?;
+    eprintln!(
+        "YARN application {} runs the job's cluster (started in {:.1}s); JobManager REST and dashboard at http://{}/",
+        deployed.app,
+        deployed.started.elapsed().as_secs_f64(),
+        deployed.props.rest
+    );
+    Ok(deployed)
+}
+
+/// After the job binary of `-t yarn-per-job` returned: wait for the application to end with the
+/// job (killing it if the job never ran) and remove its staged files; detached, leave it running.
+fn finish_per_job(d: &crate::yarn_session::Deployed, status: Option<&ExitStatus>, detached: bool) {
+    let submitted = status.is_some_and(|s| s.success());
+    if detached && submitted {
+        eprintln!(
+            "YARN application {} ends when the job ends (spate yarn-session --kill {} stops it earlier).",
+            d.app, d.app
+        );
+        return;
+    }
+    // A job binary that failed before submitting leaves the JobManager without a job.
+    let has_job = submitted
+        || crate::cluster_cmd::http(&d.props.rest, "GET", "/jobs/overview")
+            .is_ok_and(|(_, body)| body.contains("\"jid\""));
+    let wait = std::time::Duration::from_secs(if has_job { 60 } else { 0 });
+    match d.rm.wait_for_report(d.app, wait, |r| r.state.is_terminal()) {
+        Ok(r) => eprintln!(
+            "YARN application {} ended {:?}: {}",
+            d.app, r.final_status, r.diagnostics
+        ),
+        Err(_) => {
+            let _ =
+                d.rm.force_kill_application(d.app, Some("the job was not submitted"));
+            let _ =
+                d.rm.wait_for_report(d.app, std::time::Duration::from_secs(30), |r| {
+                    r.state.is_terminal()
+                });
+            eprintln!("YARN application {} killed: the job was not submitted", d.app);
+        }
+    }
+    let _ = spate_yarn::remove_staging_dir(d.yarn.hadoop(), &d.user, d.app);
 }
 
 /// Makes the job binary submit itself to the JobManager at `jm` (see `spate_cluster::role`).
-fn submit_env(command: &mut Command, conf: &Configuration, jm: &str, args: &RunArgs) -> Result<()> {
+/// `secret` (hex) when the cluster's secret is known, else it is loaded as for `-m`.
+fn submit_env(
+    command: &mut Command,
+    conf: &Configuration,
+    jm: &str,
+    secret: Option<&str>,
+    args: &RunArgs,
+) -> Result<()> {
     use spate_cluster::role;
     let port = jm
         .rsplit_once(':')
         .and_then(|(_, p)| p.parse::<u16>().ok())
         .ok_or_else(|| anyhow::anyhow!("-m '{jm}': expected HOST:PORT of the JobManager's RPC endpoint"))?;
-    let secret = spate_cluster::auth::load_secret(conf, port)?;
+    let secret = match secret {
+        Some(hex) => spate_cluster::net::Secret::from_hex(hex)
+            .map_err(|e| anyhow::anyhow!("the YARN session's secret: {e}"))?,
+        None => spate_cluster::auth::load_secret(conf, port)?,
+    };
     let job = args.job().0;
     let binary = if job.components().count() > 1 {
         std::fs::canonicalize(job).map_err(|e| cannot_start(args, &e))?

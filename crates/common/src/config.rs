@@ -211,6 +211,27 @@ pub mod keys {
         /// File holding the cluster secret.
         CLUSTER_SECRET_FILE: String = "security.cluster.secret-file", ValueKind::Text, "",
             "file holding the cluster secret (written by the JobManager, read by TaskManagers and clients)";
+        /// Name of the YARN application of a session.
+        YARN_APPLICATION_NAME: String = "yarn.application.name", ValueKind::Text, "Spate session",
+            "name of the YARN application (spate yarn-session --name)";
+        /// YARN queue of a session.
+        YARN_APPLICATION_QUEUE: String = "yarn.application.queue", ValueKind::Text, "default",
+            "YARN queue the application is submitted to (spate yarn-session --queue)";
+        /// How long a YARN session may take to get its containers.
+        YARN_APPLICATION_START_TIMEOUT: Duration = "yarn.application.start-timeout",
+            ValueKind::Duration, "3min",
+            "how long spate yarn-session waits for the ApplicationMaster and every TaskManager to run before it gives up";
+        /// Virtual cores of each TaskManager container.
+        YARN_CONTAINERS_VCORES: u64 = "yarn.containers.vcores", ValueKind::Int { min: 1 }, "1",
+            "virtual cores of each TaskManager container on YARN";
+        /// Memory of the JobManager's container (the YARN ApplicationMaster).
+        JOBMANAGER_MEMORY_PROCESS_SIZE: MemorySize = "jobmanager.memory.process.size",
+            ValueKind::MemorySize, "512mb",
+            "memory of the JobManager's YARN container (spate yarn-session -jm)";
+        /// Memory of each TaskManager's container.
+        TASKMANAGER_MEMORY_PROCESS_SIZE: MemorySize = "taskmanager.memory.process.size",
+            ValueKind::MemorySize, "1024mb",
+            "memory of each TaskManager's YARN container (spate yarn-session -tm)";
         /// Interval of heartbeats between TaskManagers and the JobManager.
         HEARTBEAT_INTERVAL: Duration = "heartbeat.interval", ValueKind::Duration, "1s",
             "interval of TaskManager heartbeats";

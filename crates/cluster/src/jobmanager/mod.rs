@@ -285,6 +285,17 @@ pub async fn serve(
     let rest_listener = tokio::net::TcpListener::bind(options.rest)
         .await
         .map_err(|e| anyhow!("cannot listen on {} (rest.port): {e}", options.rest))?;
+    serve_on(config, rpc_listener, rest_listener, shutdown).await
+}
+
+/// [`serve`] on listeners the caller bound (e.g. on port 0, to learn the ports first, as a YARN
+/// ApplicationMaster does before it registers).
+pub async fn serve_on(
+    config: Configuration,
+    rpc_listener: tokio::net::TcpListener,
+    rest_listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     let rpc_addr = rpc_listener.local_addr()?;
     let rest_addr = rest_listener.local_addr()?;
     let (secret, secret_file) = crate::auth::jobmanager_secret(&config, rpc_addr.port())?;

@@ -321,7 +321,9 @@ final class Cluster {
     c.setFloat("yarn.nodemanager.disk-health-checker.max-disk-utilization-per-disk-percentage",
         100.0f);
     c.setLong("yarn.nodemanager.disk-health-checker.min-free-space-per-disk-mb", 0);
-    c.setInt("yarn.nodemanager.delete.debug-delay-sec", 600); // keep launch scripts a while
+    // Keep launch scripts briefly for debugging, but free localized job binaries (hundreds of MB
+    // each for debug builds) soon: tests start many applications.
+    c.setInt("yarn.nodemanager.delete.debug-delay-sec", 20);
     c.setLong("yarn.nodemanager.process-kill-wait.ms", 2000);
     c.set("yarn.nodemanager.aux-services", "");
     // Containers (e.g. a Spate ApplicationMaster) find the cluster through HADOOP_CONF_DIR.

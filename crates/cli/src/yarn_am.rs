@@ -1,0 +1,363 @@
+//! `spate yarn-am`: the ApplicationMaster of a YARN session (started by `spate yarn-session`
+//! inside the AM container, never by hand).
+//!
+//! It runs a JobManager on the container's host (`$NM_HOST`, RPC and REST on free ports),
+//! registers with the ResourceManager (host, RPC port, tracking URL = the REST API), asks for
+//! `-n` TaskManager containers and starts `./spate taskmanager` in each, heartbeats every second,
+//! replaces containers that end, and on SIGTERM (a kill), a shutdown order of the RM or too many
+//! failed containers stops the containers and unregisters.
+//!
+//! Threads: the JobManager runs on its own tokio runtime (thread `jobmanager`); the YARN calls
+//! block and run on the main thread.
+
+use crate::config_cmd::{self, ConfigArgs};
+use crate::yarn_session::{decode_resources, ENV_RESOURCES};
+use anyhow::{anyhow, Context as _, Result};
+use clap::Args;
+use spate_cluster::rest::model::MultipleJobsDetails;
+use spate_cluster::role;
+use spate_common::config::keys;
+use spate_yarn::{
+    AllocateRequest, AmCommand, AmRmClient, Container, ContainerId, ContainerLaunchContext, FinalStatus,
+    LocalResource, NmClient, NodeId, Resource, ResourceRequest,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{info, warn};
+
+/// Interval of the `allocate` heartbeat.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+/// Containers that may end unexpectedly before the session gives up.
+const MAX_FAILED_CONTAINERS: u32 = 10;
+/// Priority of the TaskManager asks.
+const TM_PRIORITY: i32 = 1;
+
+/// Arguments of `spate yarn-am` (set by `spate yarn-session`).
+#[derive(Debug, Args)]
+pub(crate) struct YarnAmArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// TaskManagers to keep running.
+    #[arg(short = 'n', long, default_value_t = 2)]
+    taskmanagers: u32,
+    /// Slots of each TaskManager.
+    #[arg(short = 's', long, default_value_t = 1)]
+    slots: u32,
+    /// Memory of each TaskManager container, MB.
+    #[arg(long, default_value_t = 1024)]
+    tm_memory: i64,
+    /// Virtual cores of each TaskManager container.
+    #[arg(long, default_value_t = 1)]
+    tm_vcores: i32,
+    /// Per-job mode: end the application when the first job ends, with its status.
+    #[arg(long)]
+    per_job: bool,
+}
+
+pub(crate) fn yarn_am(args: &YarnAmArgs) -> Result<()> {
+    crate::init_logging();
+    let mut conf = config_cmd::load(&args.config)?.conf;
+    let secret = std::env::var(role::ENV_SECRET).map_err(|_| {
+        anyhow!(
+            "{} is not set (spate yarn-am is started by spate yarn-session)",
+            role::ENV_SECRET
+        )
+    })?;
+    conf.set(&keys::CLUSTER_SECRET, &secret)?;
+    let host = std::env::var("NM_HOST").unwrap_or_else(|_| "127.0.0.1".into());
+    let resources = decode_resources(&std::env::var(ENV_RESOURCES).unwrap_or_default())?;
+
+    let rpc = std::net::TcpListener::bind((host.as_str(), 0))
+        .with_context(|| format!("cannot listen on {host}"))?;
+    let rest = std::net::TcpListener::bind((host.as_str(), 0))
+        .with_context(|| format!("cannot listen on {host}"))?;
+    let rpc_port = rpc.local_addr()?.port();
+    let rest_port = rest.local_addr()?.port();
+    rpc.set_nonblocking(true)?;
+    rest.set_nonblocking(true)?;
+
+    // The JobManager; it ends on SIGTERM/Ctrl-C or when the AM loop asks it to.
+    let stopped = Arc::new(AtomicBool::new(false));
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let jm_stopped = stopped.clone();
+    let jm_conf = conf.clone();
+    let jm = spate_common::task::spawn_named("jobmanager", move || {
+        let flag = jm_stopped.clone();
+        let result = crate::cluster_cmd::runtime().and_then(|rt| {
+            rt.block_on(async move {
+                let rpc = tokio::net::TcpListener::from_std(rpc)?;
+                let rest = tokio::net::TcpListener::from_std(rest)?;
+                let shutdown = async move {
+                    tokio::select! {
+                        () = crate::cluster_cmd::ctrl_c() => {}
+                        _ = stop_rx.changed() => {}
+                    }
+                    flag.store(true, Ordering::SeqCst);
+                };
+                spate_cluster::jobmanager::serve_on(jm_conf, rpc, rest, shutdown).await
+            })
+        });
+        jm_stopped.store(true, Ordering::SeqCst);
+        result
+    })?;
+
+    let am = AmRmClient::from_env().context("cannot connect to the ResourceManager's scheduler")?;
+    let tracking = format!("http://{host}:{rest_port}/");
+    am.register_application_master(&host, i32::from(rpc_port), &tracking)
+        .context("cannot register the ApplicationMaster")?;
+    info!(host, rpc_port, rest_port, "ApplicationMaster registered");
+
+    let mut session = Session {
+        am: &am,
+        jobmanager: format!("{host}:{rpc_port}"),
+        secret,
+        resources,
+        want: args.taskmanagers,
+        slots: args.slots,
+        capability: Resource::new(args.tm_memory, args.tm_vcores),
+        running: BTreeMap::new(),
+        outstanding: 0,
+        releases: Vec::new(),
+        failed: 0,
+        nms: HashMap::new(),
+        registration: (host.clone(), i32::from(rpc_port), tracking.clone()),
+        per_job_rest: args.per_job.then(|| format!("{host}:{rest_port}")),
+    };
+    let (status, diagnostics) = session.run(&stopped);
+    info!(?status, diagnostics, "stopping the session");
+    session.stop_containers();
+    let _ = stop_tx.send(true);
+    if let Err(e) = am.finish_application_master(status, &diagnostics, "") {
+        warn!("unregistering failed: {e}");
+    }
+    match jm.join() {
+        Ok(r) => r,
+        Err(_) => Err(anyhow!("the JobManager thread panicked")),
+    }
+}
+
+/// The TaskManager containers of a session.
+struct Session<'a> {
+    am: &'a AmRmClient,
+    jobmanager: String,
+    secret: String,
+    resources: BTreeMap<String, LocalResource>,
+    want: u32,
+    slots: u32,
+    capability: Resource,
+    running: BTreeMap<ContainerId, Container>,
+    /// Containers asked for and not yet allocated.
+    outstanding: i32,
+    releases: Vec<ContainerId>,
+    failed: u32,
+    nms: HashMap<NodeId, NmClient>,
+    /// What the AM registered with: host, RPC port, tracking URL.
+    registration: (String, i32, String),
+    /// Per-job mode: the JobManager's REST address, polled for the job's end.
+    per_job_rest: Option<String>,
+}
+
+impl Session<'_> {
+    /// Heartbeats until the session should end; returns the final status.
+    fn run(&mut self, stopped: &AtomicBool) -> (FinalStatus, String) {
+        let mut errors = 0;
+        loop {
+            if stopped.load(Ordering::SeqCst) {
+                return (FinalStatus::Killed, "the session was stopped".into());
+            }
+            let missing = i32::try_from(self.want as usize - self.running.len().min(self.want as usize))
+                .unwrap_or(0)
+                - self.outstanding;
+            let mut request = AllocateRequest {
+                releases: std::mem::take(&mut self.releases),
+                progress: 0.0,
+                ..Default::default()
+            };
+            if missing > 0 {
+                self.outstanding += missing;
+                request.asks.push(ResourceRequest::anywhere(
+                    TM_PRIORITY,
+                    self.capability,
+                    self.outstanding,
+                ));
+                info!(containers = self.outstanding, "asking for TaskManager containers");
+            }
+            let got = match self.am.allocate(&request) {
+                Ok(got) => {
+                    errors = 0;
+                    got
+                }
+                Err(e) => {
+                    errors += 1;
+                    warn!("allocate failed: {e}");
+                    if errors > 10 {
+                        return (FinalStatus::Failed, format!("lost the ResourceManager: {e}"));
+                    }
+                    // The asks were not received: ask again.
+                    self.outstanding -= missing.max(0);
+                    sleep_unless(stopped, HEARTBEAT);
+                    continue;
+                }
+            };
+            if got.command == Some(AmCommand::Resync) {
+                // The RM lost this attempt's state (it restarted): register again, ask again.
+                warn!("the ResourceManager asked to resync; registering again");
+                if let Err(e) = self.am.register_application_master(
+                    &self.registration.0,
+                    self.registration.1,
+                    &self.registration.2,
+                ) {
+                    return (FinalStatus::Failed, format!("re-registering failed: {e}"));
+                }
+                self.outstanding = 0;
+                continue;
+            }
+            if got.command == Some(AmCommand::Shutdown) {
+                return (
+                    FinalStatus::Killed,
+                    "the ResourceManager ordered a shutdown".into(),
+                );
+            }
+            for c in got.allocated {
+                if self.outstanding > 0 && self.running.len() < self.want as usize {
+                    self.outstanding -= 1;
+                    self.start(c);
+                } else {
+                    self.releases.push(c.id);
+                }
+            }
+            for s in got.completed {
+                if self.running.remove(&s.id).is_some() {
+                    self.failed += 1;
+                    warn!(container = %s.id, exit = s.exit_status, diagnostics = s.diagnostics.trim(), "a TaskManager container ended; replacing it");
+                    if self.failed > MAX_FAILED_CONTAINERS {
+                        return (
+                            FinalStatus::Failed,
+                            format!(
+                                "{} TaskManager containers failed; the last: {}",
+                                self.failed,
+                                s.diagnostics.trim()
+                            ),
+                        );
+                    }
+                }
+            }
+            if let Some(end) = self.job_end() {
+                return end;
+            }
+            sleep_unless(stopped, HEARTBEAT);
+        }
+    }
+
+    /// Per-job mode: the final status once the (first) job ended.
+    fn job_end(&self) -> Option<(FinalStatus, String)> {
+        let rest = self.per_job_rest.as_ref()?;
+        let (200, body) = crate::cluster_cmd::http(rest, "GET", "/jobs/overview").ok()? else {
+            return None;
+        };
+        let jobs: MultipleJobsDetails = serde_json::from_str(&body).ok()?;
+        let job = jobs.jobs.first()?;
+        let status = match job.state.as_str() {
+            "FINISHED" => FinalStatus::Succeeded,
+            "FAILED" => FinalStatus::Failed,
+            "CANCELED" => FinalStatus::Killed,
+            _ => return None,
+        };
+        Some((
+            status,
+            format!("job {} ({}) ended {}", job.jid, job.name, job.state),
+        ))
+    }
+
+    /// Starts a TaskManager in `container`; on failure the container is released (and asked for
+    /// again by the next heartbeat).
+    fn start(&mut self, container: Container) {
+        let host = container.node_id.host.clone();
+        let mut commands: Vec<String> = [
+            "./spate",
+            "taskmanager",
+            "-m",
+            &self.jobmanager,
+            "--host",
+            &host,
+            "--slots",
+            &self.slots.to_string(),
+            "--work-dir",
+            ".",
+            "-D",
+            &format!("{}={}", keys::CLUSTER_SECRET.spec.name, self.secret),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if self.resources.contains_key(crate::yarn_session::CONF_RESOURCE) {
+            commands.extend(["-c".to_string(), crate::yarn_session::CONF_RESOURCE.to_string()]);
+        }
+        commands.extend([
+            "1><LOG_DIR>/taskmanager.out".to_string(),
+            "2><LOG_DIR>/taskmanager.log".to_string(),
+        ]);
+        let mut environment = BTreeMap::new();
+        if let Ok(filter) = std::env::var("RUST_LOG") {
+            environment.insert("RUST_LOG".to_string(), filter);
+        }
+        let launch = ContainerLaunchContext {
+            commands,
+            environment,
+            local_resources: self.resources.clone(),
+            tokens: None,
+        };
+        let result = self.nm(&container.node_id).and_then(|nm| {
+            nm.start_container(&container, &launch)
+                .map_err(|e| anyhow!("{e}"))
+        });
+        match result {
+            Ok(()) => {
+                info!(container = %container.id, node = %container.node_id, "started a TaskManager");
+                self.running.insert(container.id, container);
+            }
+            Err(e) => {
+                warn!(container = %container.id, "cannot start a TaskManager: {e:#}");
+                self.failed += 1;
+                self.releases.push(container.id);
+            }
+        }
+    }
+
+    fn nm(&mut self, node: &NodeId) -> Result<&NmClient> {
+        if !self.nms.contains_key(node) {
+            let token = self
+                .am
+                .nm_token(node)
+                .ok_or_else(|| anyhow!("no NMToken for {node}"))?;
+            let nm = NmClient::connect(node, token).map_err(|e| anyhow!("{e}"))?;
+            self.nms.insert(node.clone(), nm);
+        }
+        self.nms
+            .get(node)
+            .ok_or_else(|| anyhow!("no NodeManager client for {node}"))
+    }
+
+    fn stop_containers(&mut self) {
+        let running = std::mem::take(&mut self.running);
+        for c in running.values() {
+            if let Ok(nm) = self.nm(&c.node_id) {
+                if let Err(e) = nm.stop_container(c.id) {
+                    warn!(container = %c.id, "cannot stop: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// Sleeps `d`, waking early when `stopped` is set.
+fn sleep_unless(stopped: &AtomicBool, d: Duration) {
+    let step = Duration::from_millis(50);
+    let mut slept = Duration::ZERO;
+    while slept < d && !stopped.load(Ordering::SeqCst) {
+        std::thread::sleep(step);
+        slept += step;
+    }
+}
