@@ -115,3 +115,107 @@ fn csv_written_by_spate_to_hdfs_is_read_back_by_hdfs_dfs_cat() {
     expected.sort();
     assert_eq!(got, expected);
 }
+
+/// Record `i` of the multi-line data: quoted LF and CRLF line breaks, commas and doubled quotes;
+/// `long` makes the note many lines long.
+fn multi_line_record(i: i64, long: bool) -> Vec<String> {
+    let note = if long {
+        format!("{i}: ") + &"a line, \"quoted\"\n".repeat(200) + "a crlf line\r\nend"
+    } else {
+        match i % 3 {
+            0 => format!("first {i}\nsecond, \"{i}\""),
+            1 => format!("crlf\r\n{i}"),
+            _ => format!("one line {i}"),
+        }
+    };
+    vec![i.to_string(), note, "x".repeat((i % 17) as usize)]
+}
+
+#[test]
+fn a_multi_block_csv_file_with_quoted_line_breaks_is_read_with_the_multi_line_option() {
+    let Some(h) = hadoop("csv_multi_line") else {
+        return;
+    };
+    const BLOCK: usize = 1 << 20;
+    // About 3.3 MB; the record at every block boundary is a long multi-line one, so each boundary
+    // falls inside a quoted field.
+    let mut text = String::from("id,\"the\nnote\",pad\n");
+    let mut expected = Vec::new();
+    let mut straddlers = 0;
+    for i in 0.. {
+        if text.len() > 3 * BLOCK + 300_000 {
+            break;
+        }
+        let near_boundary = (text.len() + 4000) / BLOCK > text.len() / BLOCK;
+        let record = multi_line_record(i, near_boundary);
+        let start = text.len();
+        text.push_str(&csv_line(&record));
+        text.push_str(if i % 2 == 0 { "\n" } else { "\r\n" });
+        if start / BLOCK < text.len() / BLOCK {
+            assert!(near_boundary, "record {i} crosses a block boundary");
+            straddlers += 1;
+        }
+        expected.push(record);
+    }
+    assert_eq!(straddlers, 3);
+    let small: Vec<Vec<String>> = (1_000_000..1_000_050)
+        .map(|i| multi_line_record(i, false))
+        .collect();
+    let mut small_text = String::from("id,\"the\nnote\",pad\r\n");
+    for r in &small {
+        small_text.push_str(&csv_line(r));
+        small_text.push_str("\r\n");
+    }
+    expected.extend(small);
+
+    let dir = tempfile::tempdir().unwrap();
+    let hdfs_dir = unique("csv-multi-line");
+    h.cli(&["fs", "-mkdir", "-p", &hdfs_dir]);
+    for (name, body) in [("big.csv", &text), ("small.csv", &small_text)] {
+        let local = dir.path().join(name);
+        std::fs::write(&local, body).unwrap();
+        let to = format!("{hdfs_dir}/{name}");
+        h.cli(&[
+            "fs",
+            "-D",
+            "dfs.blocksize=1048576",
+            "-put",
+            local.to_str().unwrap(),
+            &to,
+        ]);
+    }
+
+    let source = || {
+        CsvSource::new(h.uri(&hdfs_dir))
+            .with_multi_line(true)
+            .with_header(true)
+            .with_field_count(3)
+    };
+    let splits = source().splits(3).unwrap();
+    assert_eq!(splits.len(), 2, "a split per file: {splits:?}");
+    assert!(splits.iter().all(|s| !s.hosts.is_empty()), "{splits:?}");
+    assert_eq!(splits[0].end, text.len() as u64);
+    expected.sort();
+    for p in [1, 3] {
+        let env = StreamEnv::local();
+        env.set_parallelism(p);
+        let records = env.from_source(source()).collect();
+        env.execute("read multi-line csv from hdfs").unwrap();
+        let mut got = records.take();
+        got.sort();
+        assert_eq!(got.len(), expected.len(), "record count at parallelism {p}");
+        assert!(got == expected, "records differ at parallelism {p}");
+    }
+
+    // A line at a time, the first quoted line break fails the job, naming file, line and option.
+    let env = StreamEnv::local();
+    let _ = env
+        .from_source(CsvSource::new(h.uri(&format!("{hdfs_dir}/big.csv"))))
+        .collect();
+    let e = env.execute("line-per-record csv").unwrap_err().to_string();
+    assert!(
+        e.contains("big.csv") && e.contains("line 1 (byte offset 0)"),
+        "{e}"
+    );
+    assert!(e.contains("with_multi_line"), "{e}");
+}

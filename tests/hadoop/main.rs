@@ -6,8 +6,10 @@
 mod csv;
 mod errors;
 mod fixture;
+mod ha;
 mod locality;
 mod parquet;
+mod parquet_types;
 mod read;
 mod write;
 mod yarn_session;

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 /// Whether `python3` can import pyarrow; without it a test skips, or fails when Hadoop is required.
-fn pyarrow(test: &str) -> bool {
+pub(crate) fn pyarrow(test: &str) -> bool {
     let ok = Command::new("python3")
         .args(["-c", "import pyarrow.parquet"])
         .output()
@@ -25,7 +25,7 @@ fn pyarrow(test: &str) -> bool {
 }
 
 /// Runs a Python script; its stdout, or a panic with its stderr.
-fn python(script: &str, args: &[&str]) -> String {
+pub(crate) fn python(script: &str, args: &[&str]) -> String {
     let out = Command::new("python3")
         .arg("-c")
         .arg(script)
@@ -68,6 +68,7 @@ fn python_repr(r: &Row) -> String {
         Value::Float(f) if f.fract() == 0.0 => format!("{f:.1}"),
         Value::Float(f) => f.to_string(),
         Value::Str(s) => format!("'{s}'"),
+        other => panic!("no such value in this data: {other:?}"),
     };
     r.iter().map(v).collect::<Vec<_>>().join("\t")
 }

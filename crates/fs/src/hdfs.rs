@@ -2,6 +2,14 @@
 //! HA nameservices), the Hadoop user (`HADOOP_USER_NAME`, else the OS user), on the crate's I/O
 //! runtime.
 //!
+//! An authority is a NameNode (`host:port`) or a nameservice of the client configuration
+//! (`dfs.nameservices`, `dfs.ha.namenodes.<ns>`, `dfs.namenode.rpc-address.<ns>.<nn>`); an empty
+//! one means `fs.defaultFS`, which may name a nameservice too. For a nameservice both clients try
+//! its NameNodes in the configured order and move on from one that refuses connections or is the
+//! standby: `hdfs-native` for data and metadata calls (up to `dfs.client.failover.max.attempts`
+//! failovers), `spate-hadoop-ipc`'s `NameNodeClient` for block locations (each NameNode once per
+//! call).
+//!
 //! NameNode calls are bounded: each one is retried a few times with a short backoff when the
 //! NameNode cannot be reached, within a deadline (10 s by default), then fail with
 //! [`Error::Unreachable`] naming the URI. Reads and writes of block data rely on the DataNode
@@ -16,6 +24,7 @@ use futures::StreamExt;
 use hdfs_native::{Client, ClientBuilder, HdfsError, WriteOptions};
 use spate_hadoop_ipc::conf::HadoopConf;
 use spate_hadoop_ipc::namenode::{current_user, NameNodeClient};
+use spate_hadoop_ipc::{Auth, ConnectOptions};
 use std::future::Future;
 use std::io::Read;
 use std::sync::Mutex;
@@ -268,17 +277,24 @@ impl FileSystem for HdfsFileSystem {
             .lock()
             .map_err(|_| failed("client lock poisoned".into()))?;
         if guard.is_none() {
-            // A `host:port` authority names the NameNode; otherwise fs.defaultFS does (an HA
-            // nameservice is not resolved by our client yet).
-            let addr = if self.authority.contains(':') {
-                self.authority.clone()
+            // A `host:port` authority names the NameNode; a nameservice (or, when empty,
+            // fs.defaultFS) is resolved through the Hadoop configuration.
+            let addrs = if self.authority.contains(':') {
+                vec![self.authority.clone()]
             } else {
-                HadoopConf::from_env()
-                    .and_then(|c| c.namenode_address())
-                    .map_err(|e| failed(e.to_string()))?
+                let conf = HadoopConf::from_env().map_err(|e| failed(e.to_string()))?;
+                match self.authority.as_str() {
+                    "" => conf.namenode_addresses(),
+                    ns => conf.namenode_addresses_of(ns),
+                }
+                .map_err(|e| failed(e.to_string()))?
             };
-            let user = self.options.user.clone().unwrap_or_else(current_user);
-            *guard = Some(NameNodeClient::connect(&addr, &user).map_err(|e| failed(e.to_string()))?);
+            let auth = Auth::Simple {
+                user: self.options.user.clone().unwrap_or_else(current_user),
+            };
+            let client = NameNodeClient::connect_any(&addrs, auth, ConnectOptions::default())
+                .map_err(|e| failed(e.to_string()))?;
+            *guard = Some(client);
         }
         let Some(client) = guard.as_ref() else {
             return Ok(Vec::new());

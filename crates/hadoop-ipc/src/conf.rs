@@ -1,6 +1,12 @@
 //! A reader for Hadoop's `*-site.xml` configuration files (`<configuration><property><name>…
-//! </name><value>…</value></property>…</configuration>`), and the NameNode address derived from
-//! `fs.defaultFS`.
+//! </name><value>…</value></property>…</configuration>`), and the NameNode addresses of an
+//! `hdfs://` authority or of `fs.defaultFS`.
+//!
+//! An authority is a `host:port`, or a nameservice as Hadoop's client configuration defines it:
+//! `dfs.nameservices` lists the nameservices; an HA one lists its NameNodes' ids in
+//! `dfs.ha.namenodes.<ns>` and gives each one's RPC address in
+//! `dfs.namenode.rpc-address.<ns>.<id>` (a nameservice without HA has one
+//! `dfs.namenode.rpc-address.<ns>`). Any other host is a NameNode on the default port, 8020.
 //!
 //! Later files override earlier ones, except for properties marked `<final>true</final>`.
 //! `${var}` references are not expanded; `xi:include` is not followed.
@@ -94,14 +100,76 @@ impl HadoopConf {
         self.props.insert(key.to_string(), value.to_string());
     }
 
-    /// The NameNode's `host:port` from `fs.defaultFS` (`hdfs://host[:port]`).
+    /// The NameNode's `host:port` from `fs.defaultFS` (`hdfs://host[:port]`); for an HA
+    /// nameservice the first of its NameNodes, which may be the standby: prefer
+    /// [`HadoopConf::namenode_addresses`] (or [`crate::NameNodeClient::from_conf`], which fails over).
     pub fn namenode_address(&self) -> Result<String> {
+        let mut addrs = self.namenode_addresses()?;
+        Ok(addrs.swap_remove(0))
+    }
+
+    /// The RPC addresses (`host:port`) of the NameNodes of `fs.defaultFS`, in the order to try
+    /// them (see the module docs).
+    pub fn namenode_addresses(&self) -> Result<Vec<String>> {
         let fs = self.get("fs.defaultFS").ok_or_else(|| Error::Conf {
             path: "fs.defaultFS".into(),
             message: "not set (is HADOOP_CONF_DIR pointing at the cluster's configuration?)".into(),
         })?;
-        namenode_address(fs)
+        self.namenode_addresses_of(authority_of(fs)?)
     }
+
+    /// The RPC addresses (`host:port`) of the NameNodes of the `hdfs://` authority `authority`, in
+    /// the order to try them: a `host:port` itself; the NameNodes of a nameservice in the order
+    /// `dfs.ha.namenodes.<ns>` lists them; `host:8020` for any other host.
+    pub fn namenode_addresses_of(&self, authority: &str) -> Result<Vec<String>> {
+        let ns = authority.trim();
+        if ns.is_empty() || ns.contains(':') {
+            return Ok(vec![namenode_address(&format!("hdfs://{ns}"))?]);
+        }
+        let conf_error = |path: String, message: String| Error::Conf { path, message };
+        let rpc_address = |key: String| -> Result<String> {
+            let value = self
+                .get(&key)
+                .ok_or_else(|| conf_error(key.clone(), "not set".into()))?;
+            namenode_address(&format!("hdfs://{}", value.trim()))
+        };
+        let ha_key = format!("dfs.ha.namenodes.{ns}");
+        if let Some(ids) = self.get(&ha_key) {
+            let addrs = ids
+                .split(',')
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+                .map(|id| rpc_address(format!("dfs.namenode.rpc-address.{ns}.{id}")))
+                .collect::<Result<Vec<_>>>()?;
+            if addrs.is_empty() {
+                return Err(conf_error(ha_key, "lists no namenodes".into()));
+            }
+            return Ok(addrs);
+        }
+        let single_key = format!("dfs.namenode.rpc-address.{ns}");
+        if self.get(&single_key).is_some() {
+            return Ok(vec![rpc_address(single_key)?]);
+        }
+        let listed = self
+            .get("dfs.nameservices")
+            .is_some_and(|list| list.split(',').any(|n| n.trim() == ns));
+        if listed {
+            return Err(conf_error(
+                ha_key,
+                format!("not set, nor {single_key}: nameservice {ns} has no namenodes"),
+            ));
+        }
+        Ok(vec![format!("{ns}:{DEFAULT_NAMENODE_PORT}")])
+    }
+}
+
+/// The authority of an `hdfs://authority[/path]` URI.
+fn authority_of(uri: &str) -> Result<&str> {
+    let rest = uri
+        .trim()
+        .strip_prefix("hdfs://")
+        .ok_or_else(|| Error::InvalidAddress(uri.to_string()))?;
+    Ok(rest.split('/').next().unwrap_or_default())
 }
 
 /// `host:port` of an `hdfs://host[:port][/path]` URI (port 8020 when absent).
@@ -237,6 +305,38 @@ mod tests {
             assert!(namenode_address(bad).is_err(), "{bad}");
         }
         assert!(HadoopConf::default().namenode_address().is_err());
+    }
+
+    #[test]
+    fn nameservices_resolve_to_their_namenodes_in_order() {
+        let mut c = HadoopConf::default();
+        c.add_xml(
+            "<configuration>
+              <property><name>fs.defaultFS</name><value>hdfs://ns1/</value></property>
+              <property><name>dfs.nameservices</name><value>ns1, ns2,ns3</value></property>
+              <property><name>dfs.ha.namenodes.ns1</name><value> nn2, nn1 </value></property>
+              <property><name>dfs.namenode.rpc-address.ns1.nn1</name><value>a.example:8020</value></property>
+              <property><name>dfs.namenode.rpc-address.ns1.nn2</name><value>b.example</value></property>
+              <property><name>dfs.namenode.rpc-address.ns2</name><value>c.example:9000</value></property>
+              <property><name>dfs.ha.namenodes.bad</name><value>x</value></property>
+            </configuration>",
+        )
+        .unwrap();
+        assert_eq!(
+            c.namenode_addresses().unwrap(),
+            ["b.example:8020", "a.example:8020"]
+        );
+        assert_eq!(c.namenode_address().unwrap(), "b.example:8020");
+        assert_eq!(c.namenode_addresses_of("ns2").unwrap(), ["c.example:9000"]);
+        assert_eq!(c.namenode_addresses_of("nn:1234").unwrap(), ["nn:1234"]);
+        assert_eq!(c.namenode_addresses_of("plainhost").unwrap(), ["plainhost:8020"]);
+        let e = c.namenode_addresses_of("ns3").unwrap_err().to_string();
+        assert!(e.contains("nameservice ns3 has no namenodes"), "{e}");
+        let e = c.namenode_addresses_of("bad").unwrap_err().to_string();
+        assert!(e.contains("dfs.namenode.rpc-address.bad.x: not set"), "{e}");
+        assert!(c.namenode_addresses_of("").is_err());
+        c.set("fs.defaultFS", "file:///");
+        assert!(c.namenode_addresses().is_err());
     }
 
     #[test]

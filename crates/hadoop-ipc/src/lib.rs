@@ -22,7 +22,7 @@
 //! [`BlockLocation`], [`FileStatus`] and [`Token`]. Errors from the server keep the Java exception
 //! class name ([`RemoteException`]).
 
-/// Hadoop `*-site.xml` reader and the NameNode address of `fs.defaultFS`.
+/// Hadoop `*-site.xml` reader and the NameNode addresses of an authority (HA nameservices too).
 pub mod conf;
 /// One connection: connect with retries, preamble, authentication, context, calls.
 pub mod connection;
@@ -30,7 +30,7 @@ pub mod connection;
 pub mod digest_md5;
 /// The crate's error type and [`RemoteException`].
 pub mod error;
-/// `NameNodeClient`: block locations, file status, listings, delegation tokens.
+/// `NameNodeClient`: block locations, file status, listings, delegation tokens; HA failover.
 pub mod namenode;
 /// Hadoop security tokens.
 pub mod token;

@@ -2,6 +2,13 @@
 //! not expose: block locations (for locality-aware splits), file status, listings, delegation
 //! tokens.
 //!
+//! A client knows one NameNode, or the NameNodes of an HA nameservice in the configured order (see
+//! [`crate::conf`]). It uses one at a time; when a call meets a NameNode that cannot be reached or
+//! answers `org.apache.hadoop.ipc.StandbyException`, the call moves on to the next one, each tried
+//! at most once per call, and the client stays with the one that answered. Failing over repeats a
+//! call, which is safe here: every call is a read, except that a delegation token may be issued
+//! twice (the first one is never used).
+//!
 //! ```no_run
 //! # fn main() -> spate_hadoop_ipc::Result<()> {
 //! let nn = spate_hadoop_ipc::NameNodeClient::from_env()?; // $HADOOP_CONF_DIR, $HADOOP_USER_NAME
@@ -29,14 +36,23 @@ use crate::types::{block_locations, BlockLocation, FileStatus};
 /// The protocol name of client ↔ NameNode calls (version 1).
 pub const CLIENT_PROTOCOL: &str = "org.apache.hadoop.hdfs.protocol.ClientProtocol";
 
-/// A client of one NameNode. Calls are serialized over one connection, which is re-made once
-/// when it broke (e.g. the server closed an idle connection).
+/// A client of one NameNode or of an HA nameservice's NameNodes. Calls are serialized over one
+/// connection, which is re-made once when it broke (e.g. the server closed an idle connection).
 #[derive(Debug)]
 pub struct NameNodeClient {
-    addr: String,
+    /// The NameNodes, in the order to try them.
+    addrs: Vec<String>,
     auth: Auth,
     opts: ConnectOptions,
-    conn: Mutex<Option<Connection>>,
+    state: Mutex<Active>,
+}
+
+/// The NameNode in use and the connection to it.
+#[derive(Debug)]
+struct Active {
+    /// Index into `addrs`.
+    index: usize,
+    conn: Option<Connection>,
 }
 
 impl NameNodeClient {
@@ -53,18 +69,57 @@ impl NameNodeClient {
 
     /// Connects with the given authentication and options.
     pub fn connect_with(addr: &str, auth: Auth, opts: ConnectOptions) -> Result<Self> {
-        let conn = Connection::connect(addr, CLIENT_PROTOCOL, &auth, &opts)?;
-        Ok(NameNodeClient {
-            addr: addr.to_string(),
-            auth,
-            opts,
-            conn: Mutex::new(Some(conn)),
-        })
+        Self::connect_any(&[addr.to_string()], auth, opts)
     }
 
-    /// Connects to the NameNode of `fs.defaultFS` as `user`.
+    /// Connects to the first of `addrs` (the NameNodes of one nameservice, in order) that can be
+    /// reached; calls fail over to the others (see the module docs).
+    pub fn connect_any(addrs: &[String], auth: Auth, opts: ConnectOptions) -> Result<Self> {
+        let mut last = Error::InvalidAddress(String::new());
+        for (index, addr) in addrs.iter().enumerate() {
+            match Connection::connect(addr, CLIENT_PROTOCOL, &auth, &opts) {
+                Ok(conn) => {
+                    return Ok(NameNodeClient {
+                        addrs: addrs.to_vec(),
+                        auth,
+                        opts,
+                        state: Mutex::new(Active {
+                            index,
+                            conn: Some(conn),
+                        }),
+                    })
+                }
+                Err(e) if fails_over(&e) => {
+                    tracing::debug!(%addr, error = %e, "namenode unreachable, trying the next one");
+                    last = e;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+
+    /// Connects to the NameNode(s) of `fs.defaultFS` as `user`.
     pub fn from_conf(conf: &HadoopConf, user: &str) -> Result<Self> {
-        Self::connect(&conf.namenode_address()?, user)
+        Self::connect_any(
+            &conf.namenode_addresses()?,
+            Auth::Simple {
+                user: user.to_string(),
+            },
+            ConnectOptions::default(),
+        )
+    }
+
+    /// Connects to the NameNode(s) of the `hdfs://` authority `authority` (a `host:port` or a
+    /// nameservice of `conf`) as `user`.
+    pub fn for_authority(conf: &HadoopConf, authority: &str, user: &str) -> Result<Self> {
+        Self::connect_any(
+            &conf.namenode_addresses_of(authority)?,
+            Auth::Simple {
+                user: user.to_string(),
+            },
+            ConnectOptions::default(),
+        )
     }
 
     /// Connects to the NameNode of `$HADOOP_CONF_DIR` as [`current_user`].
@@ -72,9 +127,9 @@ impl NameNodeClient {
         Self::from_conf(&HadoopConf::from_env()?, &current_user())
     }
 
-    /// The NameNode's `host:port`.
-    pub fn addr(&self) -> &str {
-        &self.addr
+    /// The `host:port` of the NameNode in use.
+    pub fn addr(&self) -> String {
+        self.addrs[self.lock().index].clone()
     }
 
     /// The blocks overlapping `[offset, offset + length)` of a file, in file order.
@@ -140,37 +195,62 @@ impl NameNodeClient {
             Error::protocol(format!(
                 "the NameNode at {} issued no delegation token (simple auth without \
                  dfs.namenode.delegation.token.always-use=true?)",
-                self.addr
+                self.addr()
             ))
         })?;
         Ok(Token::from_proto(token))
     }
 
+    /// Calls `method`, failing over to the next NameNode when one is unreachable or standby.
     fn call<Req: Message, Resp: Message + Default>(&self, method: &str, req: &Req) -> Result<Resp> {
-        let mut guard = self.lock();
-        let first = match guard.as_mut() {
+        let mut active = self.lock();
+        let mut tried = 1;
+        loop {
+            match self.call_active(&mut active, method, req) {
+                Err(e) if tried < self.addrs.len() && fails_over(&e) => {
+                    active.conn = None;
+                    active.index = (active.index + 1) % self.addrs.len();
+                    tracing::debug!(
+                        method,
+                        error = %e,
+                        next = %self.addrs[active.index],
+                        "failing over to the next namenode"
+                    );
+                    tried += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Calls `method` on the NameNode in use (connecting first if needed), once more on a new
+    /// connection when the old one broke.
+    fn call_active<Req: Message, Resp: Message + Default>(
+        &self,
+        active: &mut Active,
+        method: &str,
+        req: &Req,
+    ) -> Result<Resp> {
+        let addr = &self.addrs[active.index];
+        let connect = || Connection::connect(addr, CLIENT_PROTOCOL, &self.auth, &self.opts);
+        let first = match active.conn.as_mut() {
             Some(conn) => conn.call(method, req),
             None => Err(Error::Io {
-                addr: self.addr.clone(),
+                addr: addr.clone(),
                 source: std::io::Error::other("not connected"),
             }),
         };
         match first {
             Err(e) if e.breaks_connection() => {
-                *guard = None;
+                active.conn = None;
                 if !matches!(e, Error::Io { .. }) {
                     return Err(e);
                 }
-                tracing::debug!(addr = %self.addr, error = %e, "reconnecting to the namenode");
-                let conn = guard.insert(Connection::connect(
-                    &self.addr,
-                    CLIENT_PROTOCOL,
-                    &self.auth,
-                    &self.opts,
-                )?);
+                tracing::debug!(%addr, error = %e, "reconnecting to the namenode");
+                let conn = active.conn.insert(connect()?);
                 let second = conn.call(method, req);
                 if second.as_ref().is_err_and(Error::breaks_connection) {
-                    *guard = None;
+                    active.conn = None;
                 }
                 second
             }
@@ -178,9 +258,16 @@ impl NameNodeClient {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<Connection>> {
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Active> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// Whether a call that failed so may succeed on another NameNode of the nameservice: this one
+/// cannot be reached, or it is the standby.
+fn fails_over(e: &Error) -> bool {
+    matches!(e, Error::Connect { .. } | Error::Io { .. })
+        || e.remote().is_some_and(RemoteException::is_standby)
 }
 
 /// The Hadoop user name: `$HADOOP_USER_NAME`, else `$USER`, else `spate`.
@@ -215,6 +302,107 @@ fn not_found(path: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::{encode_packet, read_frame, Parts, MAX_FRAME_LEN};
+    use crate::proto::common::rpc_response_header_proto::RpcStatusProto;
+    use crate::proto::common::{RpcRequestHeaderProto, RpcResponseHeaderProto};
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    const STANDBY: &str = "org.apache.hadoop.ipc.StandbyException";
+
+    /// A NameNode on a local port answering every call on one connection: with a
+    /// `StandbyException` when `standby`, else with "no such file". Counts the calls it gets.
+    fn fake_namenode(standby: bool) -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        std::thread::Builder::new()
+            .name("fake-namenode".into())
+            .spawn(move || {
+                for stream in listener.incoming() {
+                    let Ok(mut stream) = stream else { return };
+                    let mut preamble = [0u8; 7];
+                    if stream.read_exact(&mut preamble).is_err() {
+                        continue;
+                    }
+                    let _context = read_frame(&mut stream, MAX_FRAME_LEN);
+                    while let Ok(frame) = read_frame(&mut stream, MAX_FRAME_LEN) {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        let request: RpcRequestHeaderProto =
+                            Parts::new(&frame).next_message("request header").unwrap();
+                        let mut header = RpcResponseHeaderProto {
+                            call_id: request.call_id as u32,
+                            status: RpcStatusProto::Success as i32,
+                            ..Default::default()
+                        };
+                        let reply = if standby {
+                            header.status = RpcStatusProto::Error as i32;
+                            header.exception_class_name = Some(STANDBY.into());
+                            header.error_msg =
+                                Some("Operation category READ is not supported in state standby".into());
+                            encode_packet(&[&header])
+                        } else {
+                            encode_packet(&[&header, &GetFileInfoResponseProto { fs: None }])
+                        };
+                        if stream.write_all(&reply).is_err() {
+                            break;
+                        }
+                    }
+                }
+            })
+            .unwrap();
+        (addr, calls)
+    }
+
+    fn refused_addr() -> String {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        format!("127.0.0.1:{port}")
+    }
+
+    fn quick() -> ConnectOptions {
+        ConnectOptions {
+            backoff: Duration::from_millis(10),
+            ..Default::default()
+        }
+    }
+
+    fn simple() -> Auth {
+        Auth::Simple { user: "u".into() }
+    }
+
+    #[test]
+    fn calls_fail_over_past_unreachable_and_standby_namenodes_and_stay() {
+        let (standby, standby_calls) = fake_namenode(true);
+        let (active, active_calls) = fake_namenode(false);
+        let addrs = [refused_addr(), standby.clone(), active.clone()];
+        let nn = NameNodeClient::connect_any(&addrs, simple(), quick()).unwrap();
+        assert_eq!(nn.addr(), standby, "the first reachable one");
+        assert_eq!(nn.get_file_info("/x").unwrap(), None);
+        assert_eq!(nn.addr(), active);
+        assert_eq!(nn.get_file_info("/y").unwrap(), None);
+        assert_eq!(standby_calls.load(Ordering::SeqCst), 1, "the active one is kept");
+        assert_eq!(active_calls.load(Ordering::SeqCst), 2);
+
+        // Only standbys: the call fails with the standby's exception.
+        let nn = NameNodeClient::connect_any(&[standby.clone(), standby], simple(), quick()).unwrap();
+        let e = nn.get_file_info("/x").unwrap_err();
+        assert!(e.remote().is_some_and(RemoteException::is_standby), "{e}");
+        // None reachable: the last connect error, naming its address.
+        let dead = [refused_addr(), refused_addr()];
+        let e = NameNodeClient::connect_any(&dead, simple(), quick())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&dead[1]), "{e}");
+        assert!(NameNodeClient::connect_any(&[], simple(), quick()).is_err());
+    }
 
     #[test]
     fn paths() {

@@ -1,11 +1,16 @@
-//! Parsing one line of CSV into its fields with the `csv` crate, strictly: a quote left open at
-//! the end of the line is an error (the `csv` crate alone would accept it), as is a wrong number of
-//! fields when one is expected.
+//! Parsing one CSV record into its fields with the `csv` crate, strictly: a quote left open at
+//! the end of the record is an error (the `csv` crate alone would accept it), as is a wrong number
+//! of fields when one is expected.
 //!
-//! A record is one line, so that every record is read exactly once however splits fall (see
-//! [`super::line_reader`]); quoted fields therefore cannot hold line breaks.
+//! By default a record is one line, so quoted fields cannot hold line breaks; with
+//! [`CsvFormat::multi_line`] a record is cut from its file by [`crate::hdfs::csv_records`], line breaks
+//! inside quoted fields included (RFC 4180), and parsed here the same way.
 
 use std::io::Read;
+
+/// The error for a line whose quoted field is not closed (in the line-per-record format).
+pub(crate) const UNTERMINATED_LINE: &str =
+    "unterminated quoted field (for line breaks inside quotes, read with CsvSource::with_multi_line)";
 
 /// How CSV lines are read and written.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,6 +23,10 @@ pub struct CsvFormat {
     pub header: bool,
     /// The number of fields every record must have, if fixed.
     pub field_count: Option<usize>,
+    /// Whether quoted fields may hold line breaks (`\n`, `\r\n`), so that a record can span
+    /// lines. Such a file cannot be split: each file is read whole by one reader (see
+    /// [`super::csv_records`]). Off by default: records are lines and files split at blocks.
+    pub multi_line: bool,
 }
 
 impl Default for CsvFormat {
@@ -27,11 +36,12 @@ impl Default for CsvFormat {
             quote: b'"',
             header: false,
             field_count: None,
+            multi_line: false,
         }
     }
 }
 
-/// The current line, handed to the `csv` reader one line at a time.
+/// The current record, handed to the `csv` reader one record at a time.
 #[derive(Default)]
 struct Feed {
     data: Vec<u8>,
@@ -48,8 +58,8 @@ impl Read for Feed {
     }
 }
 
-/// Parses lines into fields, reusing one `csv` reader and its buffers.
-pub(crate) struct LineParser {
+/// Parses records into fields, reusing one `csv` reader and its buffers.
+pub(crate) struct RecordParser {
     format: CsvFormat,
     reader: csv::Reader<Feed>,
     record: csv::StringRecord,
@@ -65,29 +75,31 @@ fn reader(format: &CsvFormat) -> csv::Reader<Feed> {
         .from_reader(Feed::default())
 }
 
-impl LineParser {
+impl RecordParser {
     pub(crate) fn new(format: &CsvFormat) -> Self {
-        LineParser {
+        RecordParser {
             format: format.clone(),
             reader: reader(format),
             record: csv::StringRecord::new(),
         }
     }
 
-    /// The fields of `line` (without its line break); `None` for an empty line (skipped, as the
-    /// `csv` crate does); an error saying what is wrong with a malformed one.
-    pub(crate) fn parse(&mut self, line: &str) -> Result<Option<Vec<String>>, String> {
-        if line.is_empty() {
+    /// The fields of `record` (without its final line break); `None` for an empty one (skipped,
+    /// as the `csv` crate does); an error saying what is wrong with a malformed one. A line break
+    /// inside a field is one only the multi-line format allows (and there [`super::csv_records`]
+    /// has checked every quote is closed).
+    pub(crate) fn parse(&mut self, record: &str) -> Result<Option<Vec<String>>, String> {
+        if record.is_empty() {
             return Ok(None);
         }
         let feed = self.reader.get_mut();
         feed.data.clear();
-        feed.data.extend_from_slice(line.as_bytes());
+        feed.data.extend_from_slice(record.as_bytes());
         feed.data.push(b'\n');
         feed.pos = 0;
         let result = match self.reader.read_record(&mut self.record) {
-            Ok(true) if self.record.iter().any(|f| f.contains('\n')) => {
-                Err("unterminated quoted field".to_string())
+            Ok(true) if !self.format.multi_line && self.record.iter().any(|f| f.contains('\n')) => {
+                Err(UNTERMINATED_LINE.to_string())
             }
             Ok(true) => Ok(()),
             Ok(false) => Err("no record in a non-empty line".to_string()),
@@ -110,7 +122,7 @@ mod tests {
     use super::*;
 
     fn parse(format: &CsvFormat, lines: &[&str]) -> Vec<Result<Option<Vec<String>>, String>> {
-        let mut p = LineParser::new(format);
+        let mut p = RecordParser::new(format);
         lines.iter().map(|l| p.parse(l)).collect()
     }
 
@@ -164,7 +176,7 @@ mod tests {
             ..CsvFormat::default()
         };
         let got = parse(&format, &["a,\"open", "c,d", "1,2,3", "\"x\",y"]);
-        assert_eq!(got[0], Err("unterminated quoted field".to_string()));
+        assert_eq!(got[0], Err(UNTERMINATED_LINE.to_string()));
         assert_eq!(got[1], fields(&["c", "d"]));
         assert_eq!(got[2], Err("3 fields where 2 are expected".to_string()));
         assert_eq!(got[3], fields(&["x", "y"]));

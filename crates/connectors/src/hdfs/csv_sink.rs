@@ -1,6 +1,7 @@
 //! CSV part files (`part-0000i.csv`) on any file system, visible only when the job succeeds (see
 //! [`super::part_files`]). Fields are quoted when they need it (a delimiter, a quote or a line
-//! break inside), with quotes doubled.
+//! break inside), with quotes doubled; fields with line breaks read back with
+//! `CsvSource::with_multi_line`.
 
 use super::csv_parse::CsvFormat;
 use super::part_files::PartFiles;

@@ -1,26 +1,29 @@
-//! CSV records of files on HDFS or locally (a file, a directory or a glob), one record per line:
-//! the text source's splits and exactly-once line rule, each line parsed by [`super::csv_parse`].
-//! A malformed record fails the job with the file's URI, the byte offset of its line and, in the
-//! first split of a file, its line number.
+//! CSV records of files on HDFS or locally (a file, a directory or a glob), parsed by
+//! [`crate::hdfs::csv_parse`] from the records [`crate::hdfs::csv_records`] cuts: one per line with the text
+//! source's block splits by default, or records spanning lines (quoted line breaks) with each file
+//! read whole by one reader ([`CsvSource::with_multi_line`]). A malformed record fails the job
+//! with the file's URI, the byte offset where the record starts and, when the split starts the
+//! file (always for multi-line records), its line number.
 
-use super::csv_parse::{CsvFormat, LineParser};
+use super::csv_parse::{CsvFormat, RecordParser};
+use super::csv_records::SplitRecords;
 use super::fs_error;
-use super::line_reader::SplitLineReader;
 use super::split::{FsSplit, LocalityEnumerator};
 use super::text_source::HdfsTextSource;
 use spate_runtime::source::{Boundedness, ReadStatus, Source, SourceReader, SplitEnumerator};
-use spate_runtime::{Collector, Error, Result, TaskContext};
-use std::io::BufRead;
+use spate_runtime::{Collector, Result, TaskContext};
 
-/// Lines read per `poll_next`, so the task can flush and check for cancellation.
-const LINES_PER_POLL: usize = 1024;
+/// Records read per `poll_next`, so the task can flush and check for cancellation.
+const RECORDS_PER_POLL: usize = 1024;
 
 /// Reads CSV records as `Vec<String>` from a URI (`hdfs://...`, `file://...` or a local path).
 ///
 /// ```no_run
 /// use spate_connectors::hdfs::CsvSource;
 /// let source = CsvSource::new("hdfs:///sales/2024-*.csv").with_header(true).with_field_count(4);
-/// # let _ = source;
+/// // Quoted fields holding line breaks: each file is read whole by one reader.
+/// let notes = CsvSource::new("hdfs:///notes/*.csv").with_multi_line(true);
+/// # let _ = (source, notes);
 /// ```
 pub struct CsvSource {
     uri: String,
@@ -38,7 +41,7 @@ impl CsvSource {
         }
     }
 
-    /// Uses `format` (delimiter, quote, header, field count).
+    /// Uses `format` (delimiter, quote, header, field count, multi-line records).
     pub fn with_format(mut self, format: CsvFormat) -> Self {
         self.format = format;
         self
@@ -50,7 +53,7 @@ impl CsvSource {
         self
     }
 
-    /// Whether the first line of each file is a header to skip.
+    /// Whether the first record of each file is a header to skip.
     pub fn with_header(mut self, header: bool) -> Self {
         self.format.header = header;
         self
@@ -62,16 +65,31 @@ impl CsvSource {
         self
     }
 
-    /// Uses splits of `bytes` (at least 1) instead of blocks or the automatic size.
+    /// Whether quoted fields may hold line breaks (RFC 4180), so records can span lines. Each
+    /// file is then one split, read from its start by one reader (the split size is not used):
+    /// a reader starting inside a file could not tell whether it starts inside quotes.
+    pub fn with_multi_line(mut self, multi_line: bool) -> Self {
+        self.format.multi_line = multi_line;
+        self
+    }
+
+    /// Uses splits of `bytes` (at least 1) instead of blocks or the automatic size (not for
+    /// multi-line records, whose splits are whole files).
     pub fn with_split_size(mut self, bytes: u64) -> Self {
         self.split_size = Some(bytes.max(1));
         self
     }
 
-    /// The splits of the input for `parallelism` readers (those of the text source).
+    /// The splits of the input for `parallelism` readers: the text source's, or one per file for
+    /// multi-line records.
     pub fn splits(&self, parallelism: u32) -> Result<Vec<FsSplit>> {
         let text = HdfsTextSource::new(self.uri.clone());
-        match self.split_size {
+        let size = match self.format.multi_line {
+            // Larger than any file: a split per file, with the hosts of its largest block.
+            true => Some(u64::MAX / 4),
+            false => self.split_size,
+        };
+        match size {
             Some(size) => text.with_split_size(size),
             None => text,
         }
@@ -90,95 +108,60 @@ impl Source<Vec<String>> for CsvSource {
     }
     fn create_enumerator(&self, parallelism: u32) -> Result<Box<dyn SplitEnumerator<FsSplit>>> {
         let splits = self.splits(parallelism)?;
-        tracing::debug!(input = %self.uri, splits = splits.len(), "planned CSV splits");
+        tracing::debug!(
+            input = %self.uri,
+            splits = splits.len(),
+            multi_line = self.format.multi_line,
+            "planned CSV splits"
+        );
         Ok(Box::new(
             LocalityEnumerator::new(splits).with_readers(parallelism),
         ))
     }
     fn create_reader(&self, _ctx: &TaskContext) -> Result<Box<dyn SourceReader<Vec<String>, FsSplit>>> {
         Ok(Box::new(CsvReader {
-            parser: LineParser::new(&self.format),
-            header: self.format.header,
+            parser: RecordParser::new(&self.format),
+            format: self.format.clone(),
             current: None,
         }))
     }
 }
 
-/// The split being read.
-struct Current {
-    lines: SplitLineReader,
-    split: FsSplit,
-    /// Lines of the split read so far.
-    line_no: u64,
-}
-
 struct CsvReader {
-    parser: LineParser,
-    header: bool,
-    current: Option<Current>,
+    parser: RecordParser,
+    format: CsvFormat,
+    /// The records of the split being read.
+    current: Option<SplitRecords>,
 }
 
 impl SourceReader<Vec<String>, FsSplit> for CsvReader {
     fn add_split(&mut self, split: FsSplit) -> Result<()> {
         let (fs, _) = spate_fs::resolve(&split.uri).map_err(fs_error)?;
-        let mut current = Current {
-            lines: SplitLineReader::open(fs.as_ref(), &split)?,
-            split,
-            line_no: 0,
-        };
-        if self.header && current.split.start == 0 && current.lines.next_line()?.is_some() {
-            current.line_no = 1;
+        let mut records = SplitRecords::open(fs.as_ref(), split, &self.format)?;
+        if self.format.header && records.at_file_start() {
+            records.next_record()?;
         }
-        self.current = Some(current);
+        self.current = Some(records);
         Ok(())
     }
 
     fn poll_next(&mut self, out: &mut dyn Collector<Vec<String>>) -> Result<ReadStatus> {
-        let Some(c) = self.current.as_mut() else {
+        let Some(records) = self.current.as_mut() else {
             return Ok(ReadStatus::NeedSplit);
         };
-        for _ in 0..LINES_PER_POLL {
-            let Some(line) = c.lines.next_line()? else {
+        for _ in 0..RECORDS_PER_POLL {
+            let Some(record) = records.next_record()? else {
                 self.current = None;
                 return Ok(ReadStatus::MoreAvailable);
             };
-            c.line_no += 1;
-            match self.parser.parse(line) {
+            match self.parser.parse(record) {
                 Ok(Some(fields)) => out.collect(fields),
                 Ok(None) => {}
-                Err(why) => return Err(malformed(&c.split, c.line_no, &why)),
+                Err(why) => return Err(records.malformed(&why)),
             }
         }
         Ok(ReadStatus::MoreAvailable)
     }
-}
-
-/// The error for a malformed record on line `n` (1-based) of `split`.
-fn malformed(split: &FsSplit, n: u64, why: &str) -> Error {
-    let at = match line_offset(split, n) {
-        Some(offset) if split.start == 0 => format!("line {n} (byte offset {offset})"),
-        Some(offset) => format!("byte offset {offset}"),
-        None => format!("line {n} of the split at byte offset {}", split.start),
-    };
-    Error::Other(format!("{}: malformed CSV record at {at}: {why}", split.uri))
-}
-
-/// Where line `n` (1-based) of `split` starts in its file, replaying the split's line rule (only
-/// on the error path); `None` when the file cannot be read again.
-fn line_offset(split: &FsSplit, n: u64) -> Option<u64> {
-    let (fs, uri) = spate_fs::resolve(&split.uri).ok()?;
-    let from = split.start.saturating_sub(1);
-    let mut input = std::io::BufReader::new(fs.open(&uri, from).ok()?);
-    let mut pos = from;
-    let mut buf = Vec::new();
-    for _ in 0..(n - 1 + u64::from(split.start > 0)) {
-        buf.clear();
-        match input.read_until(b'\n', &mut buf).ok()? {
-            0 => return None,
-            k => pos += k as u64,
-        }
-    }
-    Some(pos)
 }
 
 #[cfg(test)]
@@ -255,5 +238,83 @@ mod tests {
             e.contains("line 2 (byte offset 4): 3 fields where 2 are expected"),
             "{e}"
         );
+    }
+
+    /// Record `i` of the multi-line data: line breaks (LF and CRLF) and doubled quotes in fields.
+    fn multi_line_row(i: usize) -> Vec<String> {
+        let note = match i % 4 {
+            0 => format!("line one\nline \"two\" of {i}"),
+            1 => format!("crlf\r\ninside, {i}"),
+            2 => "\n".repeat(i % 5),
+            _ => format!("plain {i}"),
+        };
+        vec![i.to_string(), note, "\"".repeat(i % 3)]
+    }
+
+    #[test]
+    fn multi_line_records_hold_quoted_line_breaks_and_files_are_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let expected: Vec<Vec<String>> = (0..300).map(multi_line_row).collect();
+        let write = |name: &str, rows: &[Vec<String>], sep: &str| {
+            let quoted = |f: &String| format!("\"{}\"", f.replace('"', "\"\""));
+            let body: Vec<String> = rows
+                .iter()
+                .map(|r| r.iter().map(quoted).collect::<Vec<_>>().join(","))
+                .collect();
+            let text = format!("id,\"multi\nline\",note{sep}{}{sep}", body.join(sep));
+            std::fs::write(dir.path().join(name), text).unwrap();
+        };
+        write("a.csv", &expected[..170], "\n");
+        write("b.csv", &expected[170..], "\r\n");
+        let d = dir.path().display();
+        for size in [1, 7, 1 << 20] {
+            let source = CsvSource::new(format!("file://{d}"))
+                .with_multi_line(true)
+                .with_header(true)
+                .with_field_count(3)
+                .with_split_size(size);
+            assert_eq!(source.splits(4).unwrap().len(), 2, "a split per file");
+            assert_eq!(read_all(&source).unwrap(), expected, "split size {size}");
+        }
+        // The header is one record too: without skipping it, it comes first.
+        let with_header = read_all(&CsvSource::new(format!("{d}/b.csv")).with_multi_line(true)).unwrap();
+        assert_eq!(with_header[0], ["id", "multi\nline", "note"]);
+        assert_eq!(with_header[1..], expected[170..]);
+        // Read a line at a time, the same file fails at its first quoted line break, saying how
+        // to read it.
+        let e = read_all(&CsvSource::new(format!("{d}/a.csv")).with_split_size(50))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 1 (byte offset 0): unterminated quoted field"),
+            "{e}"
+        );
+        assert!(e.contains("with_multi_line"), "{e}");
+    }
+
+    #[test]
+    fn a_quote_open_at_the_end_of_a_multi_line_file_fails_naming_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("open.csv");
+        std::fs::write(&path, "a,b\n\"c\nd\",e\nf,\"never\nclosed\n").unwrap();
+        let uri = format!("file://{}", path.display());
+        let e = read_all(&CsvSource::new(&uri).with_multi_line(true))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&uri)
+                && e.contains("line 4 (byte offset 12): unterminated quoted field at the end of the file"),
+            "{e}"
+        );
+        let e = read_all(&CsvSource::new(&uri).with_multi_line(true).with_field_count(3))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 1 (byte offset 0): 2 fields where 3 are expected"),
+            "{e}"
+        );
+        std::fs::write(&path, "x,\"y\n\nz\"\nw,v").unwrap();
+        let got = read_all(&CsvSource::new(&uri).with_multi_line(true)).unwrap();
+        assert_eq!(got, [vec!["x", "y\n\nz"], vec!["w", "v"]]);
     }
 }

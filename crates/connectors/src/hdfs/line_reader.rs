@@ -19,6 +19,8 @@ pub struct SplitLineReader {
     end: u64,
     name: String,
     buf: Vec<u8>,
+    /// The line break that ended the last line returned.
+    line_break: &'static str,
 }
 
 impl SplitLineReader {
@@ -39,6 +41,7 @@ impl SplitLineReader {
             end,
             name,
             buf: Vec::new(),
+            line_break: "",
         };
         if start > 0 {
             // Skip the rest of the line holding byte `start - 1`: it belongs to the split before
@@ -57,6 +60,17 @@ impl SplitLineReader {
         Ok(n)
     }
 
+    /// The file offset of the next unread byte: where the next line starts.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// The line break that ended the last line returned: `"\n"`, `"\r\n"`, or `""` at the end
+    /// of the file.
+    pub fn line_break(&self) -> &'static str {
+        self.line_break
+    }
+
     /// The next line of the split without its `\n` or `\r\n`, or `None` at the split's end.
     pub fn next_line(&mut self) -> Result<Option<&str>> {
         if self.pos >= self.end {
@@ -67,8 +81,14 @@ impl SplitLineReader {
             return Ok(None);
         }
         let mut line: &[u8] = &self.buf;
+        self.line_break = "";
         if let Some(rest) = line.strip_suffix(b"\n") {
-            line = rest.strip_suffix(b"\r").unwrap_or(rest);
+            self.line_break = "\n";
+            line = rest;
+            if let Some(rest) = line.strip_suffix(b"\r") {
+                self.line_break = "\r\n";
+                line = rest;
+            }
         }
         match std::str::from_utf8(line) {
             Ok(text) => Ok(Some(text)),
@@ -156,5 +176,24 @@ mod tests {
         assert_eq!(r.next_line().unwrap(), Some("ok"));
         let e = r.next_line().unwrap_err().to_string();
         assert!(e.contains("hdfs://nn/f") && e.contains("byte offset 3"), "{e}");
+    }
+
+    #[test]
+    fn line_starts_and_line_breaks_are_reported() {
+        let input = Trickle {
+            data: b"a\r\nbb\nc".to_vec(),
+            pos: 0,
+            step: 2,
+        };
+        let mut r = SplitLineReader::new(Box::new(input), 0, 100, "mem".into()).unwrap();
+        let mut seen = Vec::new();
+        loop {
+            let at = r.position();
+            let Some(line) = r.next_line().unwrap() else { break };
+            let line = line.to_string();
+            seen.push((at, line, r.line_break()));
+        }
+        let expected = [(0, "a", "\r\n"), (3, "bb", "\n"), (6, "c", "")];
+        assert_eq!(seen, expected.map(|(at, l, b)| (at, l.to_string(), b)));
     }
 }

@@ -4,8 +4,10 @@
 //!
 //! (`mod.rs` rather than `hdfs.rs` next to the folder: this module is kept to its own folder.)
 
-/// Parsing one CSV line strictly.
+/// Parsing one CSV record strictly.
 pub mod csv_parse;
+/// The records of one CSV split: lines, or records spanning lines in whole-file splits.
+pub mod csv_records;
 /// The CSV part-file sink.
 pub mod csv_sink;
 /// The CSV record source.
@@ -32,7 +34,7 @@ pub mod text_source;
 pub use csv_parse::CsvFormat;
 pub use csv_sink::CsvSink;
 pub use csv_source::CsvSource;
-pub use parquet_row::{Row, Value};
+pub use parquet_row::{Row, TimeUnit, Value};
 pub use parquet_sink::ParquetSink;
 pub use parquet_source::ParquetSource;
 pub use split::FsSplit;

@@ -1,20 +1,44 @@
 //! Rows of Parquet files: [`Value`]s converted from and to Arrow record batches.
+//!
+//! | Arrow type (as the `parquet` crate reads it)             | [`Value`]                               |
+//! |----------------------------------------------------------|-----------------------------------------|
+//! | Null                                                     | `Null`                                  |
+//! | Boolean                                                  | `Bool`                                  |
+//! | Int8–Int64, UInt8–UInt64 (UInt64 only up to `i64::MAX`)  | `Int`                                   |
+//! | Float32, Float64                                         | `Float`                                 |
+//! | Utf8, LargeUtf8, Utf8View                                | `Str`                                   |
+//! | Binary, LargeBinary, BinaryView, FixedSizeBinary         | `Bytes`                                 |
+//! | Date32, Date64                                           | `Date` (days since 1970-01-01)          |
+//! | Timestamp(unit, zone)                                    | `Timestamp { value, unit, utc }`        |
+//! | Decimal32/64/128, Decimal256 (values within `i128`)      | `Decimal { value, precision, scale }`   |
+//! | List, LargeList                                          | `List`                                  |
+//! | Struct                                                   | `Struct` (field names with values)      |
+//! | Dictionary(_, values)                                    | the values' kind                        |
+//!
+//! Decimals stay exact: `value × 10^-scale` as an `i128` (the type of Parquet's and Arrow's
+//! decimals up to 38 digits), not a float and not a string. A timestamp keeps the column's unit;
+//! `utc` says whether the column has a time zone, in which case `value` counts from the Unix epoch
+//! in UTC (Arrow's rule) and the zone's name is only how the column is displayed; without one it
+//! is a wall-clock time. Date64's milliseconds are whole days in Arrow, and become days.
+//!
+//! The sink converts the other way for the types of its schema (every type above except Null,
+//! Utf8View/BinaryView, Decimal32/64/256, negative decimal scales and dictionaries), exactly or
+//! not at all: a timestamp changes unit only when no digit is lost, a decimal is rescaled only
+//! when no digit is lost and must fit the column's precision (the value's own precision is not
+//! used), an `Int` fits a decimal or float column. A struct's values are matched by field name (a
+//! missing field is null). Anything else is an error naming the column and the value.
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{
-    ArrowPrimitiveType, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type,
-    UInt32Type, UInt64Type, UInt8Type,
-};
-use arrow_array::{
-    Array, ArrayRef, BooleanArray, Float32Array, Float64Array, Int16Array, Int32Array, Int64Array, Int8Array,
-    LargeStringArray, RecordBatch, StringArray,
-};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_array::RecordBatch;
+use arrow_schema::{DataType, Schema};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-/// One value of a row.
+mod from_arrow;
+mod to_arrow;
+
+/// One value of a row (more kinds may come, for more Arrow types).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Value {
     /// A null.
     Null,
@@ -26,81 +50,116 @@ pub enum Value {
     Float(f64),
     /// A string.
     Str(String),
+    /// A byte string (binary and fixed-size binary columns).
+    Bytes(Vec<u8>),
+    /// A date: days since 1970-01-01.
+    Date(i32),
+    /// A point in time: `value` `unit`s since 1970-01-01T00:00:00; `utc`: the column has a time
+    /// zone, so this is an instant counted in UTC (otherwise a wall-clock time without zone).
+    Timestamp {
+        /// Units since the epoch (negative before it).
+        value: i64,
+        /// The unit of `value`.
+        unit: TimeUnit,
+        /// The column has a time zone.
+        utc: bool,
+    },
+    /// An exact decimal number, `value × 10^-scale`, of at most `precision` digits.
+    Decimal {
+        /// The unscaled value (`12345` with scale 2 is 123.45).
+        value: i128,
+        /// The column's total number of digits (1 to 38).
+        precision: u8,
+        /// Digits after the decimal point.
+        scale: i8,
+    },
+    /// A list of values.
+    List(Vec<Value>),
+    /// A struct: its fields' names and values, in the struct type's order.
+    Struct(Vec<(String, Value)>),
+}
+
+/// The unit of a [`Value::Timestamp`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TimeUnit {
+    /// Seconds.
+    Second,
+    /// Milliseconds.
+    Millisecond,
+    /// Microseconds.
+    Microsecond,
+    /// Nanoseconds.
+    Nanosecond,
+}
+
+impl TimeUnit {
+    /// Units in one second.
+    pub fn per_second(self) -> i64 {
+        match self {
+            TimeUnit::Second => 1,
+            TimeUnit::Millisecond => 1_000,
+            TimeUnit::Microsecond => 1_000_000,
+            TimeUnit::Nanosecond => 1_000_000_000,
+        }
+    }
+}
+
+impl From<arrow_schema::TimeUnit> for TimeUnit {
+    fn from(u: arrow_schema::TimeUnit) -> Self {
+        match u {
+            arrow_schema::TimeUnit::Second => TimeUnit::Second,
+            arrow_schema::TimeUnit::Millisecond => TimeUnit::Millisecond,
+            arrow_schema::TimeUnit::Microsecond => TimeUnit::Microsecond,
+            arrow_schema::TimeUnit::Nanosecond => TimeUnit::Nanosecond,
+        }
+    }
+}
+
+impl Value {
+    /// `value` in `unit`, or `None` if that loses digits or overflows.
+    pub fn timestamp_in(value: i64, from: TimeUnit, to: TimeUnit) -> Option<i64> {
+        let (f, t) = (from.per_second(), to.per_second());
+        if t >= f {
+            value.checked_mul(t / f)
+        } else {
+            let d = f / t;
+            (value % d == 0).then_some(value / d)
+        }
+    }
 }
 
 /// One row: a value per column, in the schema's order.
 pub type Row = Vec<Value>;
 
-/// Whether a column of this type can be read into and written from [`Value`]s.
+/// Whether a column of this type can be read into [`Value`]s.
 pub fn is_supported(t: &DataType) -> bool {
     use DataType::*;
-    matches!(
-        t,
-        Null | Boolean
-            | Int8
-            | Int16
-            | Int32
-            | Int64
-            | UInt8
-            | UInt16
-            | UInt32
-            | UInt64
-            | Float32
-            | Float64
-            | Utf8
-            | LargeUtf8
-            | Utf8View
-    )
+    match t {
+        Null | Boolean | Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 | Float32
+        | Float64 | Utf8 | LargeUtf8 | Utf8View | Binary | LargeBinary | BinaryView | FixedSizeBinary(_)
+        | Date32 | Date64 | Timestamp(..) | Decimal32(..) | Decimal64(..) | Decimal128(..)
+        | Decimal256(..) => true,
+        List(f) | LargeList(f) => is_supported(f.data_type()),
+        Struct(fields) => fields.iter().all(|f| is_supported(f.data_type())),
+        Dictionary(_, values) => is_supported(values),
+        _ => false,
+    }
 }
 
-fn prims<T: ArrowPrimitiveType>(a: &dyn Array, f: impl Fn(T::Native) -> Value) -> Vec<Value> {
-    a.as_primitive::<T>()
-        .iter()
-        .map(|v| v.map_or(Value::Null, &f))
-        .collect()
-}
-
-fn strs<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Vec<Value> {
-    values
-        .map(|v| v.map_or(Value::Null, |s| Value::Str(s.to_string())))
-        .collect()
-}
-
-/// The values of one column.
-fn column_values(a: &dyn Array, field: &Field) -> Result<Vec<Value>, String> {
-    Ok(match a.data_type() {
-        DataType::Null => vec![Value::Null; a.len()],
-        DataType::Boolean => a
-            .as_boolean()
-            .iter()
-            .map(|v| v.map_or(Value::Null, Value::Bool))
-            .collect(),
-        DataType::Int8 => prims::<Int8Type>(a, |v| Value::Int(v.into())),
-        DataType::Int16 => prims::<Int16Type>(a, |v| Value::Int(v.into())),
-        DataType::Int32 => prims::<Int32Type>(a, |v| Value::Int(v.into())),
-        DataType::Int64 => prims::<Int64Type>(a, Value::Int),
-        DataType::UInt8 => prims::<UInt8Type>(a, |v| Value::Int(v.into())),
-        DataType::UInt16 => prims::<UInt16Type>(a, |v| Value::Int(v.into())),
-        DataType::UInt32 => prims::<UInt32Type>(a, |v| Value::Int(v.into())),
-        DataType::UInt64 => {
-            let values = a.as_primitive::<UInt64Type>();
-            let mut out = Vec::with_capacity(values.len());
-            for v in values.iter() {
-                out.push(match v.map(i64::try_from) {
-                    None => Value::Null,
-                    Some(Ok(v)) => Value::Int(v),
-                    Some(Err(_)) => return Err(format!("column {}: value beyond i64", field.name())),
-                });
-            }
-            out
+/// Whether the sink can write a column of this type.
+pub fn is_writable(t: &DataType) -> bool {
+    use DataType::*;
+    match t {
+        Boolean | Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 | Float32 | Float64
+        | Utf8 | LargeUtf8 | Binary | LargeBinary | FixedSizeBinary(_) | Date32 | Date64 | Timestamp(..) => {
+            true
         }
-        DataType::Float32 => prims::<Float32Type>(a, |v| Value::Float(v.into())),
-        DataType::Float64 => prims::<Float64Type>(a, Value::Float),
-        DataType::Utf8 => strs(a.as_string::<i32>().iter()),
-        DataType::LargeUtf8 => strs(a.as_string::<i64>().iter()),
-        DataType::Utf8View => strs(a.as_string_view().iter()),
-        other => return Err(format!("column {} has unsupported type {other}", field.name())),
-    })
+        // Parquet has no negative scales.
+        Decimal128(_, scale) => *scale >= 0,
+        List(f) | LargeList(f) => is_writable(f.data_type()),
+        Struct(fields) => fields.iter().all(|f| is_writable(f.data_type())),
+        _ => false,
+    }
 }
 
 /// The rows of a batch.
@@ -108,7 +167,7 @@ pub fn batch_to_rows(batch: &RecordBatch) -> Result<Vec<Row>, String> {
     let schema = batch.schema();
     let mut columns = Vec::with_capacity(batch.num_columns());
     for (a, field) in batch.columns().iter().zip(schema.fields()) {
-        columns.push(column_values(a.as_ref(), field)?.into_iter());
+        columns.push(from_arrow::values(a.as_ref(), field.name())?.into_iter());
     }
     Ok((0..batch.num_rows())
         .map(|_| {
@@ -120,124 +179,22 @@ pub fn batch_to_rows(batch: &RecordBatch) -> Result<Vec<Row>, String> {
         .collect())
 }
 
-/// The values of column `j` of `rows`, each converted by `get` (`None`: the value does not fit).
-fn column<'a, V>(
-    rows: &'a [Row],
-    j: usize,
-    field: &Field,
-    get: impl Fn(&'a Value) -> Option<V>,
-) -> Result<Vec<Option<V>>, String> {
-    rows.iter()
-        .map(|row| match row.get(j) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => get(v).map(Some).ok_or_else(|| {
-                format!(
-                    "column {} of type {} cannot hold {v:?}",
-                    field.name(),
-                    field.data_type()
-                )
-            }),
-        })
-        .collect()
-}
-
-fn int<N: TryFrom<i64>>(v: &Value) -> Option<N> {
-    match v {
-        Value::Int(i) => N::try_from(*i).ok(),
-        _ => None,
-    }
-}
-
-fn float(v: &Value) -> Option<f64> {
-    match v {
-        Value::Float(f) => Some(*f),
-        Value::Int(i) => Some(*i as f64),
-        _ => None,
-    }
-}
-
-fn string(v: &Value) -> Option<&str> {
-    match v {
-        Value::Str(s) => Some(s),
-        _ => None,
-    }
-}
-
-/// One column of `rows` as an Arrow array of `field`'s type.
-fn to_array(rows: &[Row], j: usize, field: &Field) -> Result<ArrayRef, String> {
-    let f = field;
-    Ok(match f.data_type() {
-        DataType::Boolean => Arc::new(BooleanArray::from(column(rows, j, f, |v| match v {
-            Value::Bool(b) => Some(*b),
-            _ => None,
-        })?)),
-        DataType::Int8 => Arc::new(Int8Array::from(column(rows, j, f, int::<i8>)?)),
-        DataType::Int16 => Arc::new(Int16Array::from(column(rows, j, f, int::<i16>)?)),
-        DataType::Int32 => Arc::new(Int32Array::from(column(rows, j, f, int::<i32>)?)),
-        DataType::Int64 => Arc::new(Int64Array::from(column(rows, j, f, int::<i64>)?)),
-        DataType::Float32 => Arc::new(Float32Array::from(column(rows, j, f, |v| {
-            float(v).map(|x| x as f32)
-        })?)),
-        DataType::Float64 => Arc::new(Float64Array::from(column(rows, j, f, float)?)),
-        DataType::Utf8 => Arc::new(StringArray::from(column(rows, j, f, string)?)),
-        DataType::LargeUtf8 => Arc::new(LargeStringArray::from(column(rows, j, f, string)?)),
-        other => return Err(format!("column {} has unsupported type {other}", f.name())),
-    })
-}
-
-/// Whether the sink can write a column of this type.
-pub fn is_writable(t: &DataType) -> bool {
-    use DataType::*;
-    matches!(
-        t,
-        Boolean | Int8 | Int16 | Int32 | Int64 | Float32 | Float64 | Utf8 | LargeUtf8
-    )
-}
-
 /// A batch of `rows` (each as long as the schema) in `schema`.
 pub fn rows_to_batch(rows: &[Row], schema: &Arc<Schema>) -> Result<RecordBatch, String> {
     let columns = schema
         .fields()
         .iter()
         .enumerate()
-        .map(|(j, f)| to_array(rows, j, f))
+        .map(|(j, f)| {
+            let values: Vec<&Value> = rows.iter().map(|r| r.get(j).unwrap_or(&NULL)).collect();
+            to_arrow::array(&values, f, f.name())
+        })
         .collect::<Result<Vec<_>, _>>()?;
     RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())
 }
 
+/// A null to stand in for a missing value.
+static NULL: Value = Value::Null;
+
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rows_survive_a_batch_and_mismatches_are_errors() {
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("s", DataType::Utf8, true),
-            Field::new("i", DataType::Int32, false),
-            Field::new("f", DataType::Float64, true),
-            Field::new("b", DataType::Boolean, true),
-        ]));
-        let rows = vec![
-            vec![
-                Value::Str("a".into()),
-                Value::Int(1),
-                Value::Float(0.5),
-                Value::Bool(true),
-            ],
-            vec![Value::Null, Value::Int(-7), Value::Null, Value::Null],
-        ];
-        let batch = rows_to_batch(&rows, &schema).unwrap();
-        assert_eq!(batch_to_rows(&batch).unwrap(), rows);
-
-        let wide = vec![vec![Value::Null, Value::Int(1 << 40), Value::Null, Value::Null]];
-        let e = rows_to_batch(&wide, &schema).unwrap_err();
-        assert!(
-            e.contains("column i of type Int32 cannot hold Int(1099511627776)"),
-            "{e}"
-        );
-        let null = vec![vec![Value::Null, Value::Null, Value::Null, Value::Null]];
-        let e = rows_to_batch(&null, &schema).unwrap_err();
-        assert!(e.contains("non-nullable"), "{e}");
-        assert!(is_supported(&DataType::Utf8View) && !is_writable(&DataType::Date32));
-    }
-}
+mod tests;

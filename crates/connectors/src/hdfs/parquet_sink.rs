@@ -37,8 +37,8 @@ pub struct ParquetSink {
 }
 
 impl ParquetSink {
-    /// A sink writing rows of `schema` (columns of type Boolean, Int8-64, Float32/64, Utf8,
-    /// LargeUtf8) into directory `uri`.
+    /// A sink writing rows of `schema` into directory `uri`; the column types it can write, and
+    /// how values are converted to them, are in [`super::parquet_row`].
     pub fn new(uri: impl Into<String>, schema: SchemaRef) -> Self {
         ParquetSink {
             parts: PartFiles::new(uri, ".parquet"),
@@ -242,6 +242,59 @@ mod tests {
             "{e}"
         );
         sink.finalize(false).unwrap();
+    }
+
+    #[test]
+    fn dates_decimals_lists_and_structs_go_through_the_sink_and_the_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = format!("file://{}/typed", dir.path().display());
+        let item = Arc::new(Field::new("item", DataType::Int64, true));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("day", DataType::Date32, true),
+            Field::new(
+                "at",
+                DataType::Timestamp(arrow_schema::TimeUnit::Millisecond, Some("UTC".into())),
+                true,
+            ),
+            Field::new("price", DataType::Decimal128(9, 2), true),
+            Field::new("ids", DataType::List(item), true),
+            Field::new(
+                "who",
+                DataType::Struct(vec![Field::new("name", DataType::Utf8, true)].into()),
+                true,
+            ),
+        ]));
+        let typed = |i: i64| -> Row {
+            vec![
+                Value::Date(i as i32 - 10),
+                Value::Timestamp {
+                    value: i * 1000,
+                    unit: crate::hdfs::TimeUnit::Millisecond,
+                    utc: true,
+                },
+                Value::Decimal {
+                    value: i128::from(i) * 101,
+                    precision: 9,
+                    scale: 2,
+                },
+                Value::List((0..i % 3).map(Value::Int).collect()),
+                Value::Struct(vec![("name".into(), Value::Str(format!("n{i}")))]),
+            ]
+        };
+        let sink = ParquetSink::new(&out, schema).with_row_group_rows(40);
+        sink.initialize(1).unwrap();
+        write(&sink, 0, (0..100).map(typed));
+        sink.finalize(true).unwrap();
+        let got = read_all(&ParquetSource::new(&out)).unwrap();
+        assert_eq!(got, (0..100).map(typed).collect::<Vec<_>>());
+
+        let map = Arc::new(Schema::new(vec![Field::new(
+            "t",
+            DataType::Time32(arrow_schema::TimeUnit::Second),
+            true,
+        )]));
+        let e = ParquetSink::new(&out, map).initialize(1).unwrap_err().to_string();
+        assert!(e.contains("column t has unsupported type"), "{e}");
     }
 
     #[test]
