@@ -2,8 +2,7 @@
 //! process, on loopback with ephemeral ports and a private secret file.
 
 use crate::binary;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpStream;
+use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -230,45 +229,9 @@ impl Drop for Cluster {
     }
 }
 
-/// A minimal HTTP/1.1 request: (status, body).
+/// A request to the REST API: (status, body), or (0, "") when nothing answers.
 pub fn http(address: &str, method: &str, path: &str) -> (u16, String) {
-    let Ok(mut s) = TcpStream::connect(address) else {
-        return (0, String::new());
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    let _ = write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-    );
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let Some((head, body)) = text.split_once("\r\n\r\n") else {
-        return (0, text);
-    };
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        let mut out = String::new();
-        let mut rest = body;
-        while let Some((size, after)) = rest.split_once("\r\n") {
-            let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-                break;
-            };
-            if n == 0 || after.len() < n {
-                break;
-            }
-            out.push_str(&after[..n]);
-            rest = after[n..].trim_start_matches("\r\n");
-        }
-        out
-    } else {
-        body.to_string()
-    };
-    (status, body)
+    spate_cluster::rest::http::request(address, method, path).unwrap_or((0, String::new()))
 }
 
 /// The id in "Job has been submitted with JobID <id>".

@@ -126,3 +126,26 @@ pub fn working_dir_or(dir: &str, fallback: &std::path::Path) -> std::path::PathB
         fallback.to_path_buf()
     }
 }
+
+/// A command running the job binary in `role` with the job's configuration (`config_lines`,
+/// `key=value` lines) and nothing else of this process's Spate configuration; its stdin is a pipe,
+/// so that the child notices when its parent dies (see [`exit_when_stdin_closes`]).
+pub fn job_binary_command(
+    binary: &std::path::Path,
+    args: &[String],
+    config_lines: &str,
+    role: &str,
+) -> std::process::Command {
+    let mut c = std::process::Command::new(binary);
+    c.args(args)
+        .env_remove(spate_common::config::ENV_CONFIG_FILE)
+        .env_remove(spate_common::config::ENV_CONF_DIR)
+        .env(spate_common::config::ENV_DYNAMIC_PROPERTIES, config_lines)
+        .env(role::ENV_ROLE, role)
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .stdin(std::process::Stdio::piped());
+    c
+}

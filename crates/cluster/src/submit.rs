@@ -47,24 +47,9 @@ pub fn run(sub: JobSubmission) -> Result<JobResult> {
             std::process::exit(0);
         }
         eprintln!("Job has been submitted with JobID {job_id}; waiting for it to end");
-        let info = follow(&mut c, &job_id).await?;
+        let info = client::wait(&mut c, &job_id).await.map_err(other)?;
         result_of(&sub.name, info)
     })
-}
-
-async fn follow(c: &mut client::Client, job_id: &str) -> Result<pb::JobInfo> {
-    let mut last = String::new();
-    loop {
-        let info = client::job(c, job_id).await.map_err(other)?;
-        if info.state != last {
-            tracing::info!(job = %info.name, "job {job_id} is {}", info.state);
-            last = info.state.clone();
-        }
-        if client::is_terminal(&info.state) {
-            return Ok(info);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 fn result_of(name: &str, info: pb::JobInfo) -> Result<JobResult> {

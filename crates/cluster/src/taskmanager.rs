@@ -21,7 +21,7 @@ use spate_common::config::{keys, Configuration};
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
@@ -158,22 +158,12 @@ impl Tm {
             .open(&log)
             .with_context(|| format!("cannot open {}", log.display()))?;
         let err = out.try_clone()?;
-        let mut child = Command::new(binary)
-            .args(&w.args)
-            .env_remove(spate_common::config::ENV_CONFIG_FILE)
-            .env_remove(spate_common::config::ENV_CONF_DIR)
-            .env(spate_common::config::ENV_DYNAMIC_PROPERTIES, &w.config)
-            .env(role::ENV_ROLE, "worker")
+        let mut child = crate::job_binary_command(binary, &w.args, &w.config, "worker")
             .env(role::ENV_JOB_ID, &w.job_id)
             .env(role::ENV_TASKMANAGER_ID, tm_id)
             .env(role::ENV_TASKMANAGER_HOST, &self.options.host)
             .env(role::ENV_JOBMANAGER, &self.options.jobmanager)
             .env(role::ENV_SECRET, self.secret.to_hex())
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .stdin(Stdio::piped())
             .stdout(out)
             .stderr(err)
             .current_dir(crate::working_dir_or(&w.working_dir, &self.options.work_dir))

@@ -536,24 +536,6 @@ impl Link {
     }
 }
 
-fn net_kind(kind: FrameKind) -> net::FrameKind {
-    match kind {
-        FrameKind::Records => net::FrameKind::Records,
-        FrameKind::Event => net::FrameKind::Event,
-        FrameKind::End => net::FrameKind::End,
-        FrameKind::Reset => net::FrameKind::Reset,
-    }
-}
-
-fn runtime_kind(kind: net::FrameKind) -> FrameKind {
-    match kind {
-        net::FrameKind::Records => FrameKind::Records,
-        net::FrameKind::Event => FrameKind::Event,
-        net::FrameKind::End => FrameKind::End,
-        net::FrameKind::Reset => FrameKind::Reset,
-    }
-}
-
 impl RemoteLink for Link {
     fn send(
         &self,
@@ -568,9 +550,7 @@ impl RemoteLink for Link {
         };
         let len = payload.len() as u64;
         let start = Instant::now();
-        let sent = sender.send(net_kind(kind), bytes::Bytes::from(payload), &|| {
-            control.is_cancelled()
-        });
+        let sent = sender.send(kind, bytes::Bytes::from(payload), &|| control.is_cancelled());
         TaskIo::backpressured_since(start);
         TaskIo::with_current(|io| {
             io.bytes_out.fetch_add(len, Ordering::Relaxed);
@@ -613,11 +593,11 @@ struct InboxAdapter {
 }
 
 impl net::Inbox for InboxAdapter {
-    fn deliver(&self, producer_slot: u32, kind: net::FrameKind, payload: bytes::Bytes) {
+    fn deliver(&self, producer_slot: u32, kind: FrameKind, payload: bytes::Bytes) {
         self.io
             .bytes_in
             .fetch_add(payload.len() as u64, Ordering::Relaxed);
-        if let Err(e) = self.inbox.deliver(producer_slot, runtime_kind(kind), &payload) {
+        if let Err(e) = self.inbox.deliver(producer_slot, kind, &payload) {
             error!("dropping a corrupt frame and cancelling the attempt: {e}");
             self.control.cancel();
         }

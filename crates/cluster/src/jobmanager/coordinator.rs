@@ -5,7 +5,7 @@ use crate::role;
 use anyhow::{anyhow, Context as _, Result};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -36,18 +36,8 @@ impl CoordinatorProcess {
         let log = dir.join("coordinator.log");
         let out = std::fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
         let err = out.try_clone()?;
-        let mut child = Command::new(binary)
-            .args(args)
-            .env_remove(spate_common::config::ENV_CONFIG_FILE)
-            .env_remove(spate_common::config::ENV_CONF_DIR)
-            .env(spate_common::config::ENV_DYNAMIC_PROPERTIES, config_lines)
-            .env(role::ENV_ROLE, "coordinator")
+        let mut child = crate::job_binary_command(binary, args, config_lines, "coordinator")
             .env(role::ENV_COORDINATOR_SOCKET, &socket)
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .stdin(Stdio::piped())
             .stdout(out)
             .stderr(err)
             .current_dir(crate::working_dir_or(working_dir, dir))

@@ -73,6 +73,16 @@ fn effective_config(jm: &JobManager, job: &JobEntry) -> spate_common::config::Co
     conf
 }
 
+/// The REST name of a reported task state; `live` for a task still going.
+fn state_name(state: pb::TaskState, live: &'static str) -> &'static str {
+    match state {
+        pb::TaskState::Finished => "FINISHED",
+        pb::TaskState::Failed => "FAILED",
+        pb::TaskState::Canceled => "CANCELED",
+        _ => live,
+    }
+}
+
 fn set_state(job: &JobEntry, state: &str) {
     let mut rt = job.lock();
     if rt.state != state {
@@ -532,13 +542,7 @@ async fn run_on_slots(
                         if !terminal_before {
                             t.previous = t.latest.take();
                             t.latest = Some((Instant::now(), r));
-                            t.state = match state {
-                                pb::TaskState::Finished => "FINISHED",
-                                pb::TaskState::Failed => "FAILED",
-                                pb::TaskState::Canceled => "CANCELED",
-                                _ => "RUNNING",
-                            }
-                            .into();
+                            t.state = state_name(state, "RUNNING").into();
                         }
                     }
                 }
@@ -649,13 +653,7 @@ async fn run_on_slots(
                 let state = pb::TaskState::try_from(r.state).unwrap_or(pb::TaskState::Unspecified);
                 let mut rt = job.lock();
                 if let Some(t) = rt.tasks.get_mut(&(r.vertex, r.subtask)) {
-                    t.state = match state {
-                        pb::TaskState::Finished => "FINISHED",
-                        pb::TaskState::Failed => "FAILED",
-                        pb::TaskState::Canceled => "CANCELED",
-                        _ => "CANCELING",
-                    }
-                    .into();
+                    t.state = state_name(state, "CANCELING").into();
                     t.previous = t.latest.take();
                     t.latest = Some((Instant::now(), r));
                 }

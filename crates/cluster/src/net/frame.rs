@@ -56,37 +56,25 @@ impl fmt::Display for ChannelKey {
     }
 }
 
-/// What a DATA frame carries (opaque to the data plane).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FrameKind {
-    /// A batch of records.
-    Records,
-    /// A control event (watermark, barrier, ...).
-    Event,
-    /// The producer ended.
-    End,
-    /// The producer runs again: what it sent before is void.
-    Reset,
+/// What a DATA frame carries (opaque to the data plane): the runtime's frame kinds.
+pub use spate_runtime::remote::FrameKind;
+
+fn kind_to_wire(kind: FrameKind) -> u8 {
+    match kind {
+        FrameKind::Records => 0,
+        FrameKind::Event => 1,
+        FrameKind::End => 2,
+        FrameKind::Reset => 3,
+    }
 }
 
-impl FrameKind {
-    fn to_wire(self) -> u8 {
-        match self {
-            FrameKind::Records => 0,
-            FrameKind::Event => 1,
-            FrameKind::End => 2,
-            FrameKind::Reset => 3,
-        }
-    }
-
-    fn from_wire(b: u8) -> Result<Self, FrameError> {
-        match b {
-            0 => Ok(FrameKind::Records),
-            1 => Ok(FrameKind::Event),
-            2 => Ok(FrameKind::End),
-            3 => Ok(FrameKind::Reset),
-            other => Err(FrameError::UnknownKind(other)),
-        }
+fn kind_from_wire(b: u8) -> Result<FrameKind, FrameError> {
+    match b {
+        0 => Ok(FrameKind::Records),
+        1 => Ok(FrameKind::Event),
+        2 => Ok(FrameKind::End),
+        3 => Ok(FrameKind::Reset),
+        other => Err(FrameError::UnknownKind(other)),
     }
 }
 
@@ -177,7 +165,7 @@ pub(crate) fn encode_head(frame: &Frame, out: &mut Vec<u8>) {
             out.push(T_DATA);
             put_key(out, key);
             out.extend_from_slice(&slot.to_be_bytes());
-            out.push(kind.to_wire());
+            out.push(kind_to_wire(*kind));
         }
     }
 }
@@ -220,7 +208,7 @@ pub(crate) fn read_frame<R: Read>(
             let head = &mut fixed[..DATA_HEAD];
             r.read_exact(head)?;
             let (key, slot) = parse_key_slot(head);
-            let kind = FrameKind::from_wire(head[24])?;
+            let kind = kind_from_wire(head[24])?;
             let payload = payloads.read(r, body_len - DATA_HEAD)?;
             Ok(Some(Frame::Data {
                 key,

@@ -21,6 +21,7 @@
 //! [`browser`] drives a headless Chromium against the dashboard, for tests.
 
 pub mod browser;
+pub mod http;
 pub mod model;
 mod routes;
 
