@@ -28,6 +28,9 @@ use std::time::Duration;
 use tracing::{info, warn};
 
 /// Interval of the `allocate` heartbeat.
+/// How long a per-job application keeps its JobManager after the job ended (the client polls
+/// every 200 ms).
+const PER_JOB_LINGER: Duration = Duration::from_secs(3);
 const HEARTBEAT: Duration = Duration::from_secs(1);
 /// Containers that may end unexpectedly before the session gives up.
 const MAX_FAILED_CONTAINERS: u32 = 10;
@@ -245,6 +248,9 @@ impl Session<'_> {
                 }
             }
             if let Some(end) = self.job_end() {
+                // The submitting client polls the job's state; keep the JobManager up long
+                // enough for it to read the final one before the application ends.
+                sleep_unless(stopped, PER_JOB_LINGER);
                 return end;
             }
             sleep_unless(stopped, HEARTBEAT);
