@@ -295,6 +295,7 @@ impl Worker {
                 config: self.config.clone(),
                 control: st.control.clone(),
                 execution: d.execution,
+                checkpoints: None,
             };
             let splits: Option<Arc<dyn SplitProvider>> = vertex.is_source.then(|| {
                 Arc::new(RemoteSplits {
@@ -508,7 +509,7 @@ struct RemoteSplits {
 }
 
 impl SplitProvider for RemoteSplits {
-    fn assign(&self, subtask: u32, host: Option<&str>) -> SplitAssignment<ErasedSplit> {
+    fn assign(&self, subtask: u32, host: Option<&str>, _barrier: u64) -> SplitAssignment<ErasedSplit> {
         self.worker.next_split(self.attempt, self.vertex, subtask, host)
     }
 }

@@ -263,6 +263,37 @@ pub mod keys {
         /// How long a job waits for enough free slots.
         SLOT_REQUEST_TIMEOUT: Duration = "slot.request.timeout", ValueKind::Duration, "5min",
             "how long a job waits for enough free task slots before it fails";
+        /// Interval of periodic checkpoints (unset: no checkpoints).
+        CHECKPOINTING_INTERVAL: Duration = "execution.checkpointing.interval", ValueKind::Duration, "",
+            "interval of periodic checkpoints of streaming jobs (unset or 0: checkpointing off)";
+        /// How long a checkpoint may take before it is discarded.
+        CHECKPOINTING_TIMEOUT: Duration = "execution.checkpointing.timeout", ValueKind::Duration, "10min",
+            "time after which an unfinished checkpoint is discarded";
+        /// Least time between the end of one checkpoint and the start of the next.
+        CHECKPOINTING_MIN_PAUSE: Duration = "execution.checkpointing.min-pause", ValueKind::Duration, "0ms",
+            "least time between the end of one checkpoint and the start of the next";
+        /// Checkpoints that may be in progress at once.
+        CHECKPOINTING_MAX_CONCURRENT: u64 = "execution.checkpointing.max-concurrent-checkpoints",
+            ValueKind::Int { min: 1 }, "1", "checkpoints that may be in progress at the same time";
+        /// EXACTLY_ONCE (aligned barriers) or AT_LEAST_ONCE.
+        CHECKPOINTING_MODE: String = "execution.checkpointing.mode",
+            ValueKind::Enum(&["EXACTLY_ONCE", "AT_LEAST_ONCE"]), "EXACTLY_ONCE",
+            "EXACTLY_ONCE (operators with several inputs align barriers) or AT_LEAST_ONCE (no alignment)";
+        /// Where checkpoints are written.
+        CHECKPOINTS_DIR: String = "state.checkpoints.dir", ValueKind::Text, "",
+            "directory (file:// or hdfs://) of checkpoints: <dir>/<job-id>/chk-<n>/ (required when checkpointing is on)";
+        /// Completed checkpoints kept.
+        CHECKPOINTS_RETAINED: u64 = "state.checkpoints.num-retained", ValueKind::Int { min: 1 }, "2",
+            "completed checkpoints kept (recovery falls back to an older one when the latest is corrupt)";
+        /// Default directory of savepoints.
+        SAVEPOINTS_DIR: String = "state.savepoints.dir", ValueKind::Text, "",
+            "default directory (file:// or hdfs://) of savepoints";
+        /// Savepoint to start the job from.
+        SAVEPOINT_PATH: String = "execution.savepoint.path", ValueKind::Text, "",
+            "savepoint or checkpoint directory the job starts from (spate run --from-savepoint)";
+        /// Whether state of operators missing from the job may be skipped.
+        SAVEPOINT_IGNORE_UNCLAIMED: bool = "execution.savepoint.ignore-unclaimed-state", ValueKind::Bool, "false",
+            "start even if the savepoint holds state of operators the job does not have (--allow-non-restored-state)";
         /// Where the JobManager keeps uploaded job binaries.
         BLOB_STORAGE_DIRECTORY: String = "blob.storage.directory", ValueKind::Text, "",
             "directory of the blob store (job binaries; default: a directory under io.tmp.dirs)";

@@ -15,6 +15,7 @@ use crate::remote::{encode_batch, encode_event, FrameKind, RemoteLink};
 use crate::time::{StreamEvent, MAX_WATERMARK, NO_TIMESTAMP};
 use crate::Data;
 use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::marker::PhantomData;
@@ -281,6 +282,7 @@ impl WatermarkGauge {
                 self.marks[p] = self.marks[p].max(w);
             }
             StreamEvent::Idle => self.idle[p] = true,
+            StreamEvent::Barrier(_) => return None,
         }
         self.combined()
     }
@@ -314,43 +316,68 @@ impl WatermarkGauge {
 }
 
 impl<T: Data> ChannelRx<T> {
-    /// Feeds everything to `on`, until all producers ended. Blocking partitions end with a
-    /// [`MAX_WATERMARK`] event. Returns `Err(WasCancelled)` inside `Ok` if the job was cancelled.
+    /// Feeds everything to `on`, until all producers ended, aligning checkpoint barriers
+    /// (exactly-once). Blocking partitions end with a [`MAX_WATERMARK`] event. Returns
+    /// `Err(WasCancelled)` inside `Ok` if the job was cancelled.
     pub fn drain(
         self,
         control: &JobControl,
+        on: impl FnMut(Received<T>),
+    ) -> Result<std::result::Result<(), WasCancelled>> {
+        self.drain_with(control, false, on)
+    }
+
+    /// [`drain`](Self::drain); with `at_least_once`, barriers are not aligned (a producer whose
+    /// barrier arrived is not held back).
+    pub fn drain_with(
+        self,
+        control: &JobControl,
+        at_least_once: bool,
         mut on: impl FnMut(Received<T>),
     ) -> Result<std::result::Result<(), WasCancelled>> {
         match self {
             ChannelRx::Pipelined { rx, producers } => {
                 let mut gauge = WatermarkGauge::new(producers);
+                let mut align = Aligner::new(producers, at_least_once);
                 let mut ended = 0;
                 while ended < producers {
-                    let msg = match rx.try_recv() {
-                        Ok(m) => m,
-                        Err(_) => loop {
-                            on(Received::Dry);
-                            if control.is_cancelled() {
-                                return Ok(Err(WasCancelled));
-                            }
-                            let waiting = std::time::Instant::now();
-                            let got = rx.recv_timeout(CANCEL_POLL);
-                            crate::remote::TaskIo::idle_since(waiting);
-                            match got {
-                                Ok(m) => break m,
-                                Err(RecvTimeoutError::Timeout) => continue,
-                                Err(RecvTimeoutError::Disconnected) => {
-                                    return Err(Error::Internal(
-                                        "every producer vanished without ending".into(),
-                                    ))
+                    let msg = match align.replay.pop_front() {
+                        Some(m) => m,
+                        None => match rx.try_recv() {
+                            Ok(m) => m,
+                            Err(_) => loop {
+                                on(Received::Dry);
+                                if control.is_cancelled() {
+                                    return Ok(Err(WasCancelled));
                                 }
-                            }
+                                let waiting = std::time::Instant::now();
+                                let got = rx.recv_timeout(CANCEL_POLL);
+                                crate::remote::TaskIo::idle_since(waiting);
+                                match got {
+                                    Ok(m) => break m,
+                                    Err(RecvTimeoutError::Timeout) => continue,
+                                    Err(RecvTimeoutError::Disconnected) => {
+                                        return Err(Error::Internal(
+                                            "every producer vanished without ending".into(),
+                                        ))
+                                    }
+                                }
+                            },
                         },
                     };
+                    let Some(msg) = align.admit(msg) else { continue };
                     match msg {
                         Envelope::Records { producer, batch } => {
                             gauge.activity(producer);
                             on(Received::Batch(batch));
+                        }
+                        Envelope::Event {
+                            producer,
+                            event: StreamEvent::Barrier(id),
+                        } => {
+                            if let Some(done) = align.barrier(producer, id) {
+                                on(Received::Event(StreamEvent::Barrier(done)));
+                            }
                         }
                         Envelope::Event { producer, event } => {
                             if let Some(e) = gauge.update(producer, event) {
@@ -361,6 +388,9 @@ impl<T: Data> ChannelRx<T> {
                             ended += 1;
                             if let Some(e) = gauge.update(producer, StreamEvent::Watermark(MAX_WATERMARK)) {
                                 on(Received::Event(e));
+                            }
+                            if let Some(done) = align.ended(producer) {
+                                on(Received::Event(StreamEvent::Barrier(done)));
                             }
                         }
                     }
@@ -381,6 +411,102 @@ impl<T: Data> ChannelRx<T> {
                 Ok(r)
             }
         }
+    }
+}
+
+fn producer_of<T>(m: &Envelope<T>) -> u32 {
+    match m {
+        Envelope::Records { producer, .. }
+        | Envelope::Event { producer, .. }
+        | Envelope::End { producer } => *producer,
+    }
+}
+
+/// Barrier alignment of one channel (Flink's aligned checkpoints). When the barrier of
+/// checkpoint `n` arrived from a producer, that producer is held back: what it sends next is
+/// buffered until the barrier arrived from every producer (an ended producer counts as
+/// arrived). Then the barrier is passed on once, and the buffered envelopes are replayed in
+/// their order. A newer barrier before the alignment completed abandons the older checkpoint.
+struct Aligner<T> {
+    at_least_once: bool,
+    current: Option<u64>,
+    last_done: u64,
+    arrived: Vec<bool>,
+    ended: Vec<bool>,
+    held: VecDeque<Envelope<T>>,
+    replay: VecDeque<Envelope<T>>,
+}
+
+impl<T> Aligner<T> {
+    fn new(producers: u32, at_least_once: bool) -> Self {
+        Aligner {
+            at_least_once,
+            current: None,
+            last_done: 0,
+            arrived: vec![false; producers as usize],
+            ended: vec![false; producers as usize],
+            held: VecDeque::new(),
+            replay: VecDeque::new(),
+        }
+    }
+
+    /// The envelope to process now, or `None` if its producer is held back (buffered).
+    fn admit(&mut self, m: Envelope<T>) -> Option<Envelope<T>> {
+        let p = producer_of(&m) as usize;
+        let held =
+            !self.at_least_once && self.current.is_some() && self.arrived.get(p).copied().unwrap_or(false);
+        if held {
+            self.held.push_back(m);
+            None
+        } else {
+            Some(m)
+        }
+    }
+
+    /// The barrier of checkpoint `id` arrived from producer `p`; returns the checkpoint whose
+    /// alignment completed, if any.
+    fn barrier(&mut self, p: u32, id: u64) -> Option<u64> {
+        let p = p as usize;
+        if p >= self.arrived.len() || id <= self.last_done {
+            return None;
+        }
+        match self.current {
+            Some(c) if id < c => return None,
+            Some(c) if id > c => self.release(),
+            _ => {}
+        }
+        self.current = Some(id);
+        self.arrived[p] = true;
+        self.check()
+    }
+
+    /// Producer `p` ended; it no longer holds back an alignment.
+    fn ended(&mut self, p: u32) -> Option<u64> {
+        if let Some(e) = self.ended.get_mut(p as usize) {
+            *e = true;
+        }
+        self.check()
+    }
+
+    fn check(&mut self) -> Option<u64> {
+        let id = self.current?;
+        let complete = self.arrived.iter().zip(&self.ended).all(|(a, e)| *a || *e);
+        if !complete {
+            return None;
+        }
+        self.last_done = id;
+        self.release();
+        Some(id)
+    }
+
+    /// Ends the alignment: held envelopes go first in the replay queue (they were received
+    /// before anything still in it).
+    fn release(&mut self) {
+        self.current = None;
+        self.arrived.iter_mut().for_each(|a| *a = false);
+        let mut held = std::mem::take(&mut self.held);
+        held.extend(self.replay.drain(..));
+        self.replay = held;
     }
 }
 

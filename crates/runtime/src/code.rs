@@ -91,12 +91,24 @@ pub trait OperatorCode: Send + Sync {
     fn finalize(&self, _success: bool) -> Result<()> {
         Ok(())
     }
+    /// A checkpoint completed: sinks commit what they staged for it (see [`Sink::commit`]).
+    fn commit(&self, _committables: Vec<Vec<u8>>) -> Result<()> {
+        Ok(())
+    }
+    /// Instead of [`prepare`](Self::prepare) when the job starts from a checkpoint (see
+    /// [`Sink::recover`]).
+    fn recover(&self, parallelism: u32, _committables: Vec<Vec<u8>>) -> Result<()> {
+        self.prepare(parallelism)
+    }
 }
 
 /// Splits for one reader, from the coordinating side.
 pub trait SplitProvider: Send + Sync {
     /// Work for `subtask` running on `host`: a split, "ask again soon", or no more work.
-    fn assign(&self, subtask: u32, host: Option<&str>) -> SplitAssignment<ErasedSplit>;
+    /// `barrier` is the last checkpoint the reader injected: while a newer checkpoint is being
+    /// started, the answer is "ask again soon", so that a split is never both in the
+    /// enumerator's snapshot and in a reader's.
+    fn assign(&self, subtask: u32, host: Option<&str>, barrier: u64) -> SplitAssignment<ErasedSplit>;
 }
 
 /// A type-erased split enumerator.
@@ -105,11 +117,20 @@ pub trait ErasedEnumerator: Send {
     fn assign(&mut self, subtask: u32, host: Option<&str>) -> SplitAssignment<ErasedSplit>;
     /// See [`SplitEnumerator::assignment_stats`].
     fn assignment_stats(&self) -> Option<crate::source::SplitStats>;
+    /// The unassigned splits, encoded (see [`SplitEnumerator::snapshot_state`]).
+    fn snapshot(&self) -> Result<Vec<Vec<u8>>>;
 }
 
 struct EnumeratorBox<S>(Box<dyn SplitEnumerator<S>>);
 
-impl<S: Send + 'static> ErasedEnumerator for EnumeratorBox<S> {
+impl<S: Send + serde::Serialize + 'static> ErasedEnumerator for EnumeratorBox<S> {
+    fn snapshot(&self) -> Result<Vec<Vec<u8>>> {
+        self.0
+            .snapshot_state()?
+            .iter()
+            .map(crate::checkpoint::encode)
+            .collect()
+    }
     fn assign(&mut self, subtask: u32, host: Option<&str>) -> SplitAssignment<ErasedSplit> {
         self.0.assign(subtask, host).map(|s| Box::new(s) as ErasedSplit)
     }
@@ -132,6 +153,14 @@ pub trait SourceCode: Send + Sync {
     fn encode_split(&self, split: ErasedSplit) -> Result<Vec<u8>>;
     /// Reads back a split serialized by [`Self::encode_split`].
     fn decode_split(&self, bytes: &[u8]) -> Result<ErasedSplit>;
+    /// Creates the enumerator of a job restored from a checkpoint, from the splits its
+    /// enumerator had not handed out (as [`ErasedEnumerator::snapshot`] encoded them).
+    fn restore_enumerator(
+        &self,
+        parallelism: u32,
+        config: &Configuration,
+        splits: &[Vec<u8>],
+    ) -> Result<Box<dyn ErasedEnumerator>>;
     /// Runs the reader of one subtask until it ends, writing to `outputs`, then ends them.
     fn run(
         &self,
@@ -216,7 +245,11 @@ impl<I: Data> InputCode for TypedInput<I> {
             .map_err(|_| Error::Internal("channel type mismatch".into()))?;
         let mut head = unerase::<I>(head)?;
         let mut clock = Ticker::default();
-        let drained = rx.drain(&ctx.control, |received| match received {
+        let at_least_once = ctx
+            .checkpoints
+            .as_ref()
+            .is_some_and(|c| c.mode == crate::checkpoint::CheckpointingMode::AtLeastOnce);
+        let drained = rx.drain_with(&ctx.control, at_least_once, |received| match received {
             Received::Batch(batch) => {
                 if batch.timestamps.is_empty() {
                     set_current_timestamp(NO_TIMESTAMP);
@@ -230,6 +263,10 @@ impl<I: Data> InputCode for TypedInput<I> {
                 if let Some(now) = clock.due() {
                     head.on_processing_time(now);
                 }
+            }
+            Received::Event(StreamEvent::Barrier(id)) => {
+                head.emit_event(StreamEvent::Barrier(id));
+                crate::checkpoint::complete_barrier(ctx, id);
             }
             Received::Event(e) => head.emit_event(e),
             Received::Dry => {
@@ -358,6 +395,14 @@ impl<T: Data> OperatorCode for SinkCode<T> {
     fn finalize(&self, success: bool) -> Result<()> {
         self.sink.finalize(success)
     }
+
+    fn commit(&self, committables: Vec<Vec<u8>>) -> Result<()> {
+        self.sink.commit(committables)
+    }
+
+    fn recover(&self, parallelism: u32, committables: Vec<Vec<u8>>) -> Result<()> {
+        self.sink.recover(parallelism, committables)
+    }
 }
 
 /// The code of a sink.
@@ -384,6 +429,21 @@ impl<T: Data, S: Source<T>> SourceCode for SourceCodeImpl<T, S> {
         config: &Configuration,
     ) -> Result<Box<dyn ErasedEnumerator>> {
         let mut enumerator = self.source.create_enumerator(parallelism)?;
+        enumerator.configure(config);
+        Ok(Box::new(EnumeratorBox(enumerator)))
+    }
+
+    fn restore_enumerator(
+        &self,
+        parallelism: u32,
+        config: &Configuration,
+        splits: &[Vec<u8>],
+    ) -> Result<Box<dyn ErasedEnumerator>> {
+        let splits = splits
+            .iter()
+            .map(|b| crate::checkpoint::decode::<S::Split>(b))
+            .collect::<Result<Vec<_>>>()?;
+        let mut enumerator = self.source.restore_enumerator(parallelism, splits)?;
         enumerator.configure(config);
         Ok(Box::new(EnumeratorBox(enumerator)))
     }
@@ -415,17 +475,49 @@ impl<T: Data, S: Source<T>> SourceCode for SourceCodeImpl<T, S> {
         let mut out = CountingOutput::new(combine(outs), link.counters.clone());
         let name = link.name.clone();
         let ok_or_fail = |r: Result<ReadStatus>| r.unwrap_or_else(|e| failure::fail(e.to_string()));
+        let operator = link.operator;
         failure::guard(&name, || {
             let mut reader = self
                 .source
                 .create_reader(ctx)
                 .unwrap_or_else(|e| failure::fail(e.to_string()));
+            // Restored splits (with their progress) are read first.
+            let checkpoints = ctx.checkpoints.as_deref();
+            if let Some(state) = checkpoints.and_then(|c| c.take_restored(operator)) {
+                for bytes in &state.operator {
+                    let split = crate::checkpoint::decode::<S::Split>(bytes)
+                        .unwrap_or_else(|e| failure::fail(format!("cannot restore a split: {e}")));
+                    reader
+                        .add_split(split)
+                        .unwrap_or_else(|e| failure::fail(e.to_string()));
+                }
+            }
+            let mut injected = 0u64;
             set_current_timestamp(NO_TIMESTAMP);
             let mut last_flush = Instant::now();
             let mut clock = Ticker::default();
             loop {
                 if ctx.is_cancelled() {
                     failure::cancelled();
+                }
+                if let Some(id) = checkpoints.and_then(|c| c.due(injected)) {
+                    injected = id;
+                    // The reader's splits and progress, then the barrier behind what was emitted.
+                    match reader.snapshot_state() {
+                        Ok(splits) => match splits.iter().map(crate::checkpoint::encode).collect() {
+                            Ok(items) => crate::checkpoint::record_snapshot(
+                                operator,
+                                crate::checkpoint::OperatorSnapshot {
+                                    operator: items,
+                                    ..Default::default()
+                                },
+                            ),
+                            Err(e) => crate::checkpoint::record_failure(&name, e.to_string()),
+                        },
+                        Err(e) => crate::checkpoint::record_failure(&name, e.to_string()),
+                    }
+                    out.emit_event(StreamEvent::Barrier(id));
+                    crate::checkpoint::complete_barrier(ctx, id);
                 }
                 match ok_or_fail(reader.poll_next_with_events(&mut out)) {
                     ReadStatus::MoreAvailable => {
@@ -445,25 +537,27 @@ impl<T: Data, S: Source<T>> SourceCode for SourceCodeImpl<T, S> {
                         }
                         std::thread::sleep(Duration::from_millis(1));
                     }
-                    ReadStatus::NeedSplit => match splits.assign(ctx.subtask, ctx.host.as_deref()) {
-                        SplitAssignment::Split(split) => match split.downcast::<S::Split>() {
-                            Ok(s) => reader
-                                .add_split(*s)
-                                .unwrap_or_else(|e| failure::fail(e.to_string())),
-                            Err(_) => failure::fail("split type mismatch"),
-                        },
-                        // Not yet (a split waits for a reader on its host): pass on what was read,
-                        // then ask again (cancellation is checked at the top of the loop).
-                        SplitAssignment::Wait => {
-                            out.flush();
-                            last_flush = Instant::now();
-                            if let Some(now) = clock.due() {
-                                out.on_processing_time(now);
+                    ReadStatus::NeedSplit => {
+                        match splits.assign(ctx.subtask, ctx.host.as_deref(), injected) {
+                            SplitAssignment::Split(split) => match split.downcast::<S::Split>() {
+                                Ok(s) => reader
+                                    .add_split(*s)
+                                    .unwrap_or_else(|e| failure::fail(e.to_string())),
+                                Err(_) => failure::fail("split type mismatch"),
+                            },
+                            // Not yet (a split waits for a reader on its host): pass on what was read,
+                            // then ask again (cancellation is checked at the top of the loop).
+                            SplitAssignment::Wait => {
+                                out.flush();
+                                last_flush = Instant::now();
+                                if let Some(now) = clock.due() {
+                                    out.on_processing_time(now);
+                                }
+                                std::thread::sleep(SPLIT_RETRY_INTERVAL);
                             }
-                            std::thread::sleep(SPLIT_RETRY_INTERVAL);
+                            SplitAssignment::NoMoreSplits => break,
                         }
-                        SplitAssignment::NoMoreSplits => break,
-                    },
+                    }
                     ReadStatus::End => break,
                 }
             }

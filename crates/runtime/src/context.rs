@@ -49,6 +49,8 @@ pub struct TaskContext {
     /// How often this subtask ran before in this attempt of the job (batch failover runs a
     /// failed subtask again); 0 the first time.
     pub execution: u32,
+    /// Checkpointing of this subtask (streaming jobs with checkpoints configured).
+    pub checkpoints: Option<Arc<crate::checkpoint::TaskCheckpoints>>,
 }
 
 impl TaskContext {
@@ -68,6 +70,7 @@ impl TaskContext {
             config: Arc::new(config),
             control: Arc::new(JobControl::default()),
             execution: 0,
+            checkpoints: None,
         }
     }
 

@@ -12,6 +12,9 @@
 //! [`CANCEL_POLL`](crate::channel) and ends; the job then reports the failure with the operator's
 //! name and message.
 
+use crate::checkpoint::coordinator::{CheckpointCoordinator, StateWriter, TaskAck};
+use crate::checkpoint::storage::RestoredCheckpoint;
+use crate::checkpoint::{CheckpointConfig, CheckpointId, TaskCheckpoints};
 use crate::code::{ChannelSpec, ErasedEnumerator, ErasedRx, ErasedSplit, JobCode, NodeCode, SplitProvider};
 use crate::context::{JobControl, TaskContext};
 use crate::error::{Error, Result, TaskFailure};
@@ -25,6 +28,7 @@ use spate_graph::planner::automatic_mode;
 use spate_graph::{plan, ExecutionMode, JobGraph, StreamGraph};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -90,11 +94,18 @@ impl JobHandle {
 #[derive(Debug, Default)]
 pub struct LocalExecutor;
 
-struct EnumeratorProvider(Mutex<Box<dyn ErasedEnumerator>>);
+/// A source's enumerator, shared by its readers. `trigger` is the job's checkpoint trigger: a
+/// reader that has not yet injected the barrier of the checkpoint being started waits for its
+/// next split (see [`SplitProvider::assign`]).
+struct EnumeratorProvider {
+    enumerator: Mutex<Box<dyn ErasedEnumerator>>,
+    trigger: Arc<AtomicU64>,
+}
 
 impl SplitProvider for EnumeratorProvider {
-    fn assign(&self, subtask: u32, host: Option<&str>) -> SplitAssignment<ErasedSplit> {
-        match self.0.lock() {
+    fn assign(&self, subtask: u32, host: Option<&str>, barrier: u64) -> SplitAssignment<ErasedSplit> {
+        match self.enumerator.lock() {
+            Ok(_) if barrier < self.trigger.load(Ordering::Acquire) => SplitAssignment::Wait,
             Ok(mut e) => e.assign(subtask, host),
             Err(_) => SplitAssignment::NoMoreSplits,
         }
@@ -103,7 +114,31 @@ impl SplitProvider for EnumeratorProvider {
 
 impl EnumeratorProvider {
     fn stats(&self) -> Option<crate::source::SplitStats> {
-        self.0.lock().ok()?.assignment_stats()
+        self.enumerator.lock().ok()?.assignment_stats()
+    }
+    fn snapshot(&self) -> Result<Vec<Vec<u8>>> {
+        match self.enumerator.lock() {
+            Ok(e) => e.snapshot(),
+            Err(_) => Err(Error::Internal("split enumerator poisoned".into())),
+        }
+    }
+}
+
+/// Checkpointing of a running embedded job.
+struct Checkpointing {
+    /// `None` when the job restores state but takes no checkpoints.
+    coordinator: Option<(CheckpointCoordinator, StateWriter)>,
+    trigger: Arc<AtomicU64>,
+    mode: crate::checkpoint::CheckpointingMode,
+    restored: Option<RestoredCheckpoint>,
+}
+
+impl Checkpointing {
+    fn responder(&self, v: VertexId) -> Arc<dyn crate::checkpoint::CheckpointResponder> {
+        match &self.coordinator {
+            Some((_, w)) => w.responder(v),
+            None => Arc::new(crate::checkpoint::NoCheckpoints),
+        }
     }
 }
 
@@ -169,17 +204,66 @@ impl LocalExecutor {
             }
         }
 
-        // Sinks prepare their destinations; sources create their enumerators.
+        // Checkpoints (streaming only), and the checkpoint or savepoint the job starts from.
+        let checkpoint_cfg = match mode {
+            ExecutionMode::Streaming => CheckpointConfig::from_config(&config)?,
+            ExecutionMode::Batch => None,
+        };
+        let restored = match config
+            .get_opt(&keys::SAVEPOINT_PATH)
+            .filter(|p| !p.trim().is_empty())
+        {
+            Some(path) if mode == ExecutionMode::Streaming => {
+                let r = RestoredCheckpoint::load(path.trim())
+                    .map_err(|e| Error::Other(format!("cannot restore from {}: {e}", path.trim())))?;
+                crate::checkpoint::check_restore(
+                    &r,
+                    &job,
+                    max_parallelism,
+                    config.get(&keys::SAVEPOINT_IGNORE_UNCLAIMED),
+                )?;
+                info!(job = %sub.name, "restoring from {}", r.dir);
+                Some(r)
+            }
+            Some(_) => {
+                return Err(Error::Other(
+                    "execution.savepoint.path: only streaming jobs start from a savepoint".into(),
+                ))
+            }
+            None => None,
+        };
+        let trigger = Arc::new(AtomicU64::new(0));
+
+        // Sinks prepare their destinations (or recover them to the restored checkpoint); sources
+        // create their enumerators (or restore them).
         let mut enumerators: HashMap<VertexId, Arc<EnumeratorProvider>> = HashMap::new();
         for v in &job.vertices {
             for op in &v.operators {
                 match sub.code.node(op.operator)? {
-                    NodeCode::Operator(c) => c.prepare(v.parallelism).map_err(|e| named(&op.name, e))?,
+                    NodeCode::Operator(c) => match &restored {
+                        Some(r) => {
+                            let staged = r
+                                .meta
+                                .operator(op.operator)
+                                .map(|o| o.committables.clone())
+                                .unwrap_or_default();
+                            c.recover(v.parallelism, staged).map_err(|e| named(&op.name, e))?
+                        }
+                        None => c.prepare(v.parallelism).map_err(|e| named(&op.name, e))?,
+                    },
                     NodeCode::Source(s) => {
-                        let e = s
-                            .create_enumerator(v.parallelism, &config)
-                            .map_err(|e| named(&op.name, e))?;
-                        enumerators.insert(v.id, Arc::new(EnumeratorProvider(Mutex::new(e))));
+                        let e = match restored.as_ref().and_then(|r| r.meta.enumerator(op.operator)) {
+                            Some(splits) => s.restore_enumerator(v.parallelism, &config, splits),
+                            None => s.create_enumerator(v.parallelism, &config),
+                        }
+                        .map_err(|e| named(&op.name, e))?;
+                        enumerators.insert(
+                            v.id,
+                            Arc::new(EnumeratorProvider {
+                                enumerator: Mutex::new(e),
+                                trigger: trigger.clone(),
+                            }),
+                        );
                     }
                     NodeCode::Virtual => {}
                 }
@@ -221,6 +305,42 @@ impl LocalExecutor {
             info!(job = %sub.name, "  vertex {} (parallelism {})", v.name, v.parallelism);
         }
         let control = Arc::new(JobControl::default());
+        let (events_tx, events_rx) = crossbeam_channel::unbounded::<Event>();
+        let checkpointing = match checkpoint_cfg {
+            Some(cfg) => {
+                let mode = cfg.mode;
+                let dir = cfg.dir.clone();
+                let mut coordinator = CheckpointCoordinator::new(
+                    cfg,
+                    &job_id.to_string(),
+                    max_parallelism,
+                    crate::checkpoint::vertex_specs(&job),
+                )?;
+                if let Some(r) = &restored {
+                    coordinator.set_restored(&r.dir);
+                }
+                let acks = events_tx.clone();
+                let writer = StateWriter::start(
+                    &dir,
+                    &job_id.to_string(),
+                    Arc::new(move |id, ack| {
+                        let _ = acks.send(Event::Ack(id, Box::new(ack)));
+                    }),
+                )?;
+                Some(Checkpointing {
+                    coordinator: Some((coordinator, writer)),
+                    trigger: trigger.clone(),
+                    mode,
+                    restored,
+                })
+            }
+            None => restored.map(|r| Checkpointing {
+                coordinator: None,
+                trigger: trigger.clone(),
+                mode: crate::checkpoint::CheckpointingMode::ExactlyOnce,
+                restored: Some(r),
+            }),
+        };
         let shared = Arc::new(Shared {
             job,
             code: sub.code,
@@ -239,6 +359,8 @@ impl LocalExecutor {
             shared,
             receivers,
             enumerators,
+            checkpointing,
+            events: (events_tx, events_rx),
             start,
         };
         let thread = spawn_named(format!("spate-job {}", sub.name), move || driver.run())
@@ -276,11 +398,17 @@ struct Driver {
     shared: Arc<Shared>,
     receivers: HashMap<(VertexId, u32), ErasedRx>,
     enumerators: HashMap<VertexId, Arc<EnumeratorProvider>>,
+    checkpointing: Option<Checkpointing>,
+    events: (
+        crossbeam_channel::Sender<Event>,
+        crossbeam_channel::Receiver<Event>,
+    ),
     start: Instant,
 }
 
 enum Event {
     Ended(VertexId, u32, SubtaskEnd),
+    Ack(CheckpointId, Box<TaskAck>),
 }
 
 impl Driver {
@@ -295,7 +423,7 @@ impl Driver {
         let mut running = 0u32;
         let mut failure: Option<TaskFailure> = None;
         let mut cancelled_at: Option<Instant> = None;
-        let (events_tx, events) = crossbeam_channel::unbounded::<Event>();
+        let (events_tx, events) = self.events.clone();
         let progress_every = self.config.get(&keys::PROGRESS_INTERVAL);
         let mut last_progress = (Instant::now(), 0u64);
         let mut threads = Vec::new();
@@ -326,7 +454,29 @@ impl Driver {
             } else {
                 progress_every.min(Duration::from_secs(1))
             };
+            let wait = match self.checkpointing.as_ref().and_then(|c| c.coordinator.as_ref()) {
+                Some((c, _)) if c.config().interval.is_some() => wait.min(Duration::from_millis(20)),
+                _ => wait,
+            };
+            if cancelled_at.is_none() && failure.is_none() {
+                // Checkpoints run while every subtask runs (a finished source injects no barrier).
+                let all_running = pending.is_empty() && finished.is_empty();
+                if let Err(f) = self.checkpoint_tick(all_running) {
+                    warn!(job = %self.name, "{f}; cancelling the job");
+                    failure = Some(f);
+                    self.control.cancel();
+                }
+            }
             match events.recv_timeout(wait) {
+                Ok(Event::Ack(id, ack)) => {
+                    if let Err(f) = self.acknowledged(id, *ack) {
+                        if failure.is_none() {
+                            warn!(job = %self.name, "{f}; cancelling the job");
+                            failure = Some(f);
+                            self.control.cancel();
+                        }
+                    }
+                }
                 Ok(Event::Ended(v, j, end)) => {
                     running -= 1;
                     if end == SubtaskEnd::Finished {
@@ -361,6 +511,9 @@ impl Driver {
             if t.is_finished() {
                 let _ = t.join();
             }
+        }
+        if let Some((c, _)) = self.checkpointing.as_mut().and_then(|c| c.coordinator.as_mut()) {
+            c.abort_all("the job ended");
         }
         let mut status = if failure.is_some() {
             JobStatus::Failed
@@ -417,6 +570,74 @@ impl Driver {
         }
     }
 
+    /// Starts a checkpoint if one is due; expires old ones.
+    fn checkpoint_tick(&mut self, all_running: bool) -> std::result::Result<(), TaskFailure> {
+        let Some(c) = &mut self.checkpointing else {
+            return Ok(());
+        };
+        let trigger = c.trigger.clone();
+        let Some((coordinator, _)) = &mut c.coordinator else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        coordinator.expire(now);
+        if !all_running || !coordinator.is_due(now) {
+            return Ok(());
+        }
+        let id = coordinator.begin();
+        // Readers that have not injected this barrier get no new split from now on; then the
+        // enumerators' states are taken.
+        trigger.store(id, Ordering::Release);
+        let mut states = Vec::new();
+        for v in &self.shared.job.vertices {
+            if let Some(e) = self.enumerators.get(&v.id) {
+                match e.snapshot() {
+                    Ok(s) => states.push((v.head(), s)),
+                    Err(e) => {
+                        coordinator.abort(id, &format!("source '{}': {e}", v.name));
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        coordinator.set_enumerators(id, states);
+        Ok(())
+    }
+
+    /// A subtask stored its snapshot; a completed checkpoint is committed by the sinks.
+    fn acknowledged(&mut self, id: CheckpointId, ack: TaskAck) -> std::result::Result<(), TaskFailure> {
+        let Some((coordinator, _)) = self.checkpointing.as_mut().and_then(|c| c.coordinator.as_mut()) else {
+            return Ok(());
+        };
+        let done = match coordinator.acknowledge(id, ack) {
+            Ok(Some(done)) => done,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                warn!(job = %self.name, checkpoint = id, "checkpoint failed: {e}");
+                return Ok(());
+            }
+        };
+        for (op, staged) in done.committables {
+            let Ok(NodeCode::Operator(code)) = self.shared.code.node(op) else {
+                continue;
+            };
+            if let Err(e) = code.commit(staged) {
+                let name = self
+                    .shared
+                    .metrics
+                    .get(&op)
+                    .map_or_else(|| op.to_string(), |m| m.name.clone());
+                return Err(TaskFailure {
+                    operator: name,
+                    subtask: 0,
+                    parallelism: 1,
+                    message: format!("cannot commit checkpoint {id}: {e}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// A finished consumer's blocking partition is freed at once (not at the end of the job).
     fn release_input(&self, v: VertexId, j: u32) {
         let vertex = self.shared.job.vertex(v);
@@ -457,6 +678,15 @@ impl Driver {
             config: self.config.clone(),
             control: self.control.clone(),
             execution: 0,
+            checkpoints: self.checkpointing.as_ref().map(|c| {
+                Arc::new(TaskCheckpoints {
+                    vertex: v,
+                    trigger: c.trigger.clone(),
+                    mode: c.mode,
+                    restored: crate::checkpoint::restored_for(c.restored.as_ref(), vertex, j),
+                    responder: c.responder(v),
+                })
+            }),
         };
         let inputs = SubtaskInputs {
             ctx,

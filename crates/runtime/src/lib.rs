@@ -20,6 +20,7 @@
 
 /// Channels between subtasks: pipelined (bounded) and blocking (spilling).
 pub mod channel;
+pub mod checkpoint;
 /// The type-erased registry of operator, source and edge code.
 pub mod code;
 /// What a subtask knows about itself.

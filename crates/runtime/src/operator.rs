@@ -1,8 +1,10 @@
+use crate::checkpoint::{self, CheckpointId, OperatorSnapshot};
 use crate::context::TaskContext;
 use crate::failure;
 use crate::metrics::OperatorCounters;
 use crate::output::{combine, unerase, Collector, ErasedOutput, Output};
 use crate::time::StreamEvent;
+use spate_common::ids::OperatorId;
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -32,6 +34,17 @@ pub trait Operator<I, O>: Send + 'static {
     fn flush(&mut self) {}
     /// Called once after the last record of every input; may emit final results.
     fn end_input<C: Output<O>>(&mut self, _out: &mut C) {}
+    /// Restores the operator's state from a checkpoint, before [`open`](Self::open). `state`
+    /// holds the key groups this subtask owns now and its share of the operator state.
+    fn initialize_state(&mut self, _ctx: &TaskContext, _state: OperatorSnapshot) -> crate::Result<()> {
+        Ok(())
+    }
+    /// A checkpoint barrier passes: returns the operator's state as of now (keyed state per key
+    /// group). An operator without state returns an empty snapshot (the default); an error
+    /// aborts the checkpoint.
+    fn snapshot_state(&mut self, _checkpoint: CheckpointId) -> crate::Result<OperatorSnapshot> {
+        Ok(OperatorSnapshot::default())
+    }
 }
 
 /// The lifecycle calls a side output needs from the chain it hangs off.
@@ -118,6 +131,8 @@ impl SideOutputs {
 /// The identity of an operator inside a subtask: its name (for errors) and counters.
 #[derive(Clone, Debug)]
 pub struct ChainLink {
+    /// The operator.
+    pub operator: OperatorId,
     /// Operator name.
     pub name: Arc<str>,
     /// Counters of this operator in this subtask.
@@ -177,6 +192,7 @@ impl<O: Send> Output<O> for CountingOutput<O> {
 /// its output on to the next link.
 pub struct Chained<I, O, Op> {
     op: Op,
+    operator: OperatorId,
     name: Arc<str>,
     out: CountingOutput<O>,
     side: SideOutputs,
@@ -193,8 +209,17 @@ impl<I, O, Op: Operator<I, O>> Chained<I, O, Op> {
         out: Box<dyn Output<O>>,
         side: &mut SideOutputs,
     ) -> Self {
+        let restored = ctx
+            .checkpoints
+            .as_ref()
+            .and_then(|c| c.take_restored(link.operator));
         failure::guard(&link.name, || {
             op.set_side_outputs(side);
+            if let Some(state) = restored {
+                if let Err(e) = op.initialize_state(ctx, state) {
+                    failure::fail(format!("cannot restore state: {e}"));
+                }
+            }
             op.open(ctx)
         });
         let side = SideOutputs {
@@ -203,6 +228,7 @@ impl<I, O, Op: Operator<I, O>> Chained<I, O, Op> {
         };
         Chained {
             op,
+            operator: link.operator,
             name: link.name,
             side,
             out: CountingOutput::new(out, link.counters),
@@ -243,6 +269,17 @@ impl<I: Send, O: Send, Op: Operator<I, O>> Output<I> for Chained<I, O, Op> {
         self.side.each(|o| o.end_input());
     }
     fn emit_event(&mut self, event: StreamEvent) {
+        if let StreamEvent::Barrier(id) = event {
+            // Snapshot, then pass the barrier on behind everything emitted so far.
+            let op = &mut self.op;
+            match failure::guard(&self.name, || op.snapshot_state(id)) {
+                Ok(s) => checkpoint::record_snapshot(self.operator, s),
+                Err(e) => checkpoint::record_failure(&self.name, e.to_string()),
+            }
+            self.out.emit_event(event);
+            self.side.each(|o| o.emit_event(event));
+            return;
+        }
         let (op, out) = (&mut self.op, &mut self.out);
         if let Some(e) = failure::guard(&self.name, || op.process_event(event, out)) {
             self.out.emit_event(e);

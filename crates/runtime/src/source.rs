@@ -32,7 +32,7 @@ pub enum Boundedness {
 /// A source of records of type `T`.
 pub trait Source<T>: Send + Sync + 'static {
     /// A unit of work.
-    type Split: Send + Serialize + DeserializeOwned + Debug + 'static;
+    type Split: Send + Clone + Serialize + DeserializeOwned + Debug + 'static;
     /// Name shown in the job graph, e.g. `Text(/data/in.txt)`.
     fn name(&self) -> String;
     /// Whether it ends.
@@ -41,6 +41,15 @@ pub trait Source<T>: Send + Sync + 'static {
     fn create_enumerator(&self, parallelism: u32) -> Result<Box<dyn SplitEnumerator<Self::Split>>>;
     /// Creates the reader of one subtask.
     fn create_reader(&self, ctx: &TaskContext) -> Result<Box<dyn SourceReader<T, Self::Split>>>;
+    /// Creates the enumerator of a job restored from a checkpoint, holding the splits that
+    /// were not yet handed out. By default a queue of them (handed out in order).
+    fn restore_enumerator(
+        &self,
+        _parallelism: u32,
+        splits: Vec<Self::Split>,
+    ) -> Result<Box<dyn SplitEnumerator<Self::Split>>> {
+        Ok(Box::new(QueueEnumerator::new(splits)))
+    }
 }
 
 /// What an enumerator answers a reader that asks for work.
@@ -89,6 +98,13 @@ pub trait SplitEnumerator<S>: Send {
     fn configure(&mut self, _config: &spate_common::config::Configuration) {}
     /// Splits given back by a failed reader, to be handed out again.
     fn add_splits_back(&mut self, splits: Vec<S>);
+    /// The splits not yet handed out, for a checkpoint. By default an error: the source does
+    /// not support checkpoints.
+    fn snapshot_state(&self) -> Result<Vec<S>> {
+        Err(crate::Error::Other(
+            "this source's enumerator does not support checkpoints".into(),
+        ))
+    }
     /// How many splits (and bytes) went to readers on a host that stores them, if the source
     /// knows where its data lives.
     fn assignment_stats(&self) -> Option<SplitStats> {
@@ -155,6 +171,16 @@ pub trait SourceReader<T, S>: Send {
     fn poll_next_with_events(&mut self, out: &mut dyn SourceOutput<T>) -> Result<ReadStatus> {
         self.poll_next(out)
     }
+
+    /// For a checkpoint: the splits this reader holds, each with its progress (a file split
+    /// from the next unread offset), so that a restored reader goes on where this one was. Called
+    /// between two [`poll_next`](Self::poll_next) calls. By default an error: the source does not
+    /// support checkpoints.
+    fn snapshot_state(&mut self) -> Result<Vec<S>> {
+        Err(crate::Error::Other(
+            "this source does not support checkpoints".into(),
+        ))
+    }
 }
 
 /// Where a source reader emits records and, in between them, watermarks or idleness.
@@ -183,9 +209,12 @@ impl<S> QueueEnumerator<S> {
     }
 }
 
-impl<S: Send> SplitEnumerator<S> for QueueEnumerator<S> {
+impl<S: Send + Clone> SplitEnumerator<S> for QueueEnumerator<S> {
     fn next_split(&mut self, _subtask: u32, _host: Option<&str>) -> Option<S> {
         self.splits.pop_front()
+    }
+    fn snapshot_state(&self) -> Result<Vec<S>> {
+        Ok(self.splits.iter().cloned().collect())
     }
     fn add_splits_back(&mut self, splits: Vec<S>) {
         self.splits.extend(splits);
@@ -207,9 +236,12 @@ impl<S> PerSubtaskEnumerator<S> {
     }
 }
 
-impl<S: Send> SplitEnumerator<S> for PerSubtaskEnumerator<S> {
+impl<S: Send + Clone> SplitEnumerator<S> for PerSubtaskEnumerator<S> {
     fn next_split(&mut self, subtask: u32, _host: Option<&str>) -> Option<S> {
         self.splits.get_mut(subtask as usize).and_then(Option::take)
+    }
+    fn snapshot_state(&self) -> Result<Vec<S>> {
+        Ok(self.splits.iter().flatten().cloned().collect())
     }
     fn add_splits_back(&mut self, _splits: Vec<S>) {}
 }

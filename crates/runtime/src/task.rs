@@ -101,6 +101,7 @@ pub fn run_subtask(
                 }
             }
             let link = ChainLink {
+                operator: op.operator,
                 name: op.name.as_str().into(),
                 counters: counters(op.operator, ctx.subtask),
             };
@@ -121,6 +122,7 @@ pub fn run_subtask(
         }
         let head = &vertex.operators[0];
         let link = ChainLink {
+            operator: head.operator,
             name: head.name.as_str().into(),
             counters: counters(head.operator, ctx.subtask),
         };

@@ -56,4 +56,7 @@ pub enum StreamEvent {
     Watermark(i64),
     /// The producer is idle: it holds no watermark back until it emits again.
     Idle,
+    /// A checkpoint barrier: everything before it belongs to checkpoint `n`, everything after
+    /// it to later ones. Never reaches [`Operator::process_event`](crate::Operator::process_event).
+    Barrier(u64),
 }
