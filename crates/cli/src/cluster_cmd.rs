@@ -68,6 +68,29 @@ pub(crate) struct CancelArgs {
     job_id: String,
 }
 
+/// Arguments of `spate savepoint`.
+#[derive(Debug, Args)]
+pub(crate) struct SavepointArgs {
+    #[command(flatten)]
+    target: Target,
+    /// The job.
+    job_id: String,
+    /// Directory (file:// or hdfs://) the savepoint goes into (default: state.savepoints.dir).
+    target_directory: Option<String>,
+}
+
+/// Arguments of `spate stop`.
+#[derive(Debug, Args)]
+pub(crate) struct StopArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Directory the savepoint goes into (default: state.savepoints.dir).
+    #[arg(short = 'p', long = "savepoint-path", value_name = "DIR")]
+    savepoint_path: Option<String>,
+    /// The job.
+    job_id: String,
+}
+
 /// Which JobManager a command talks to.
 #[derive(Debug, Args)]
 pub(crate) struct Target {
@@ -257,5 +280,56 @@ pub(crate) fn cancel(args: &CancelArgs) -> Result<()> {
         bail!("cannot cancel job {}: {}", args.job_id, rest_error(&body));
     }
     println!("Cancelled job {}.", args.job_id);
+    Ok(())
+}
+
+/// Percent-encodes a query value.
+fn query_value(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' | b':' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn take_savepoint(target: &Target, job_id: &str, dir: Option<&str>, stop: bool) -> Result<String> {
+    let address = rest_address(target)?;
+    if !job_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        bail!("'{job_id}' is not a job id");
+    }
+    let mut path = format!("/jobs/{job_id}/{}", if stop { "stop" } else { "savepoints" });
+    if let Some(d) = dir {
+        path.push_str(&format!("?target-directory={}", query_value(d)));
+    }
+    let (status, body) = http(&address, "POST", &path)?;
+    if !(200..300).contains(&status) {
+        bail!("cannot take a savepoint of job {job_id}: {}", rest_error(&body));
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&body).map_err(|e| anyhow!("unexpected answer from the JobManager: {e}"))?;
+    v["operation"]["location"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| anyhow!("unexpected answer from the JobManager: {body}"))
+}
+
+pub(crate) fn savepoint(args: &SavepointArgs) -> Result<()> {
+    let path = take_savepoint(
+        &args.target,
+        &args.job_id,
+        args.target_directory.as_deref(),
+        false,
+    )?;
+    println!("Savepoint completed. Path: {path}");
+    Ok(())
+}
+
+pub(crate) fn stop(args: &StopArgs) -> Result<()> {
+    let path = take_savepoint(&args.target, &args.job_id, args.savepoint_path.as_deref(), true)?;
+    println!("Savepoint completed. Path: {path}");
+    println!("Stopped job {}.", args.job_id);
     Ok(())
 }

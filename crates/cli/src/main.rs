@@ -60,6 +60,10 @@ enum Command {
     List(cluster_cmd::ListArgs),
     /// Cancel a job on a cluster (through its REST API).
     Cancel(cluster_cmd::CancelArgs),
+    /// Take a savepoint of a running streaming job (it needs state.checkpoints.dir).
+    Savepoint(cluster_cmd::SavepointArgs),
+    /// Stop a streaming job with a savepoint (`spate run --from-savepoint PATH` resumes it).
+    Stop(cluster_cmd::StopArgs),
     /// Start a Spate cluster as a YARN application (a session), or kill one (--kill ID).
     ///
     /// Needs HADOOP_CONF_DIR. The JobManager runs in the ApplicationMaster's container, each
@@ -136,6 +140,8 @@ fn main() -> ExitCode {
         Command::Taskmanager(args) => cluster_cmd::taskmanager(&args).map(|()| ExitCode::SUCCESS),
         Command::List(args) => cluster_cmd::list(&args).map(|()| ExitCode::SUCCESS),
         Command::Cancel(args) => cluster_cmd::cancel(&args).map(|()| ExitCode::SUCCESS),
+        Command::Savepoint(args) => cluster_cmd::savepoint(&args).map(|()| ExitCode::SUCCESS),
+        Command::Stop(args) => cluster_cmd::stop(&args).map(|()| ExitCode::SUCCESS),
         Command::YarnSession(args) => yarn_session::yarn_session(&args).map(|()| ExitCode::SUCCESS),
         Command::YarnAm(args) => yarn_am::yarn_am(&args).map(|()| ExitCode::SUCCESS),
     };

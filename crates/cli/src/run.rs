@@ -58,6 +58,15 @@ pub(crate) struct RunArgs {
     #[arg(short = 'd', long)]
     detached: bool,
 
+    /// Start the (streaming) job from this savepoint or checkpoint directory (sets
+    /// execution.savepoint.path); keyed state is redistributed if the parallelism changed.
+    #[arg(short = 's', long = "from-savepoint", value_name = "PATH")]
+    from_savepoint: Option<String>,
+
+    /// With --from-savepoint: skip state of operators the job no longer has.
+    #[arg(long = "allow-non-restored-state", requires = "from_savepoint")]
+    allow_non_restored_state: bool,
+
     /// The job binary (a program linked with Spate; found on PATH if it has no `/`), then its
     /// arguments, passed through verbatim (even ones that look like options of spate).
     #[arg(
@@ -85,6 +94,14 @@ pub(crate) fn run(args: &RunArgs) -> Result<ExitCode> {
     if let Some(p) = args.parallelism {
         conf.set(&keys::PARALLELISM_DEFAULT, p)
             .context("-p/--parallelism")?;
+    }
+    if let Some(path) = &args.from_savepoint {
+        conf.set(&keys::SAVEPOINT_PATH, path)
+            .context("--from-savepoint")?;
+        if args.allow_non_restored_state {
+            conf.set(&keys::SAVEPOINT_IGNORE_UNCLAIMED, true)
+                .context("--allow-non-restored-state")?;
+        }
     }
     // SPATE_DYNAMIC_PROPERTIES holds one `key=value` per line, so a value cannot span lines.
     if let Some((key, _)) = conf.iter().find(|(_, v)| v.contains(['\n', '\r'])) {

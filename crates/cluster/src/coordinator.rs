@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use spate_common::config::Configuration;
 use spate_common::ids::VertexId;
 use spate_graph::JobGraph;
+use spate_runtime::checkpoint::storage::RestoredCheckpoint;
 use spate_runtime::code::{ErasedEnumerator, JobCode, NodeCode};
 use spate_runtime::executor::{plan_submission, JobSubmission};
 use spate_runtime::source::{SplitAssignment, SplitStats};
@@ -32,14 +33,27 @@ pub const MAX_FRAME: usize = 64 << 20;
 /// What the JobManager asks.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum CoordRequest {
-    /// Start an attempt: sinks initialize, enumerators are created afresh.
-    Reset { attempt: u32 },
+    /// Start an attempt: sinks initialize, enumerators are created afresh; or, with `restore`
+    /// (a checkpoint or savepoint directory), sinks recover to it and enumerators restore.
+    Reset {
+        attempt: u32,
+        restore: Option<String>,
+        allow_non_restored: bool,
+    },
     /// Work for a source subtask: answered with [`CoordReply::Split`] or [`CoordReply::Wait`].
+    /// `barrier` is the last checkpoint barrier the reader injected.
     NextSplit {
         vertex: u32,
         subtask: u32,
         host: Option<String>,
+        barrier: u64,
     },
+    /// Checkpoint `checkpoint` starts: the enumerators' unassigned splits, answered with
+    /// [`CoordReply::Enumerators`]; from now on a reader that has not injected this checkpoint's
+    /// barrier waits for new splits.
+    SnapshotEnumerators { checkpoint: u64 },
+    /// A checkpoint completed: sinks commit what they staged for it (by operator id).
+    Commit { committables: Vec<(u32, Vec<Vec<u8>>)> },
     /// A source subtask runs again (batch failover): the splits it was given in this attempt
     /// are handed to it again, in the same order, before any new one.
     ReplaySplits { vertex: u32, subtask: u32 },
@@ -68,6 +82,8 @@ pub enum CoordReply {
     Stats(Option<[u64; 4]>),
     /// No split for the subtask yet (it waits for locality): ask again shortly.
     Wait,
+    /// The unassigned splits of each source (by operator id), encoded.
+    Enumerators(Vec<(u32, Vec<Vec<u8>>)>),
 }
 
 /// Split locality counts as they travel (to the JobManager, and on to the client as JSON):
@@ -131,6 +147,7 @@ pub fn run(sub: JobSubmission) -> Result<()> {
         enumerators: HashMap::new(),
         handed: HashMap::new(),
         replay: HashMap::new(),
+        valve: 0,
     };
     loop {
         let req: CoordRequest = match read_frame(&mut stream) {
@@ -151,15 +168,50 @@ struct Coordinator {
     handed: HashMap<(u32, u32), Vec<Vec<u8>>>,
     /// Splits to hand again to a subtask that runs again.
     replay: HashMap<(u32, u32), std::collections::VecDeque<Vec<u8>>>,
+    /// The checkpoint whose enumerator snapshot was taken last: readers that have not injected
+    /// its barrier get no new split (it would be both in that snapshot and in theirs).
+    valve: u64,
 }
 
 impl Coordinator {
     fn handle(&mut self, req: CoordRequest) -> CoordReply {
         match req {
-            CoordRequest::Reset { .. } => match self.reset() {
+            CoordRequest::Reset {
+                restore,
+                allow_non_restored,
+                ..
+            } => match self.reset(restore.as_deref(), allow_non_restored) {
                 Ok(()) => CoordReply::Ok,
                 Err(e) => CoordReply::Error(e.to_string()),
             },
+            CoordRequest::SnapshotEnumerators { checkpoint } => {
+                let mut states = Vec::new();
+                for v in &self.job.vertices {
+                    if let Some(e) = self.enumerators.get(&v.id) {
+                        match e.snapshot() {
+                            Ok(s) => states.push((v.head().0, s)),
+                            Err(e) => return CoordReply::Error(format!("source '{}': {e}", v.name)),
+                        }
+                    }
+                }
+                self.valve = self.valve.max(checkpoint);
+                CoordReply::Enumerators(states)
+            }
+            CoordRequest::Commit { committables } => {
+                for (op, staged) in committables {
+                    match self.code.node(spate_common::ids::OperatorId(op)) {
+                        Ok(NodeCode::Operator(c)) => {
+                            if let Err(e) = c.commit(staged) {
+                                return CoordReply::Error(format!("cannot commit the output of {op}: {e}"));
+                            }
+                        }
+                        _ => {
+                            return CoordReply::Error(format!("operator {op} of a checkpoint is not a sink"))
+                        }
+                    }
+                }
+                CoordReply::Ok
+            }
             CoordRequest::ReplaySplits { vertex, subtask } => {
                 let handed = self.handed.remove(&(vertex, subtask)).unwrap_or_default();
                 self.replay.insert((vertex, subtask), handed.into());
@@ -169,7 +221,11 @@ impl Coordinator {
                 vertex,
                 subtask,
                 host,
+                barrier,
             } => {
+                if barrier < self.valve {
+                    return CoordReply::Wait;
+                }
                 if let Some(bytes) = self
                     .replay
                     .get_mut(&(vertex, subtask))
@@ -246,20 +302,44 @@ impl Coordinator {
         total.map(stats_to_wire)
     }
 
-    fn reset(&mut self) -> spate_runtime::Result<()> {
+    fn reset(&mut self, restore: Option<&str>, allow_non_restored: bool) -> spate_runtime::Result<()> {
         self.enumerators.clear();
         self.handed.clear();
         self.replay.clear();
+        self.valve = 0;
+        let restored = match restore {
+            Some(dir) => {
+                let r = RestoredCheckpoint::load(dir)
+                    .map_err(|e| spate_runtime::Error::Other(format!("cannot restore from {dir}: {e}")))?;
+                let max = self.config.get(&spate_common::config::keys::MAX_PARALLELISM) as u32;
+                spate_runtime::checkpoint::check_restore(&r, &self.job, max, allow_non_restored)?;
+                Some(r)
+            }
+            None => None,
+        };
+        let named = |name: &str, e: spate_runtime::Error| {
+            spate_runtime::Error::Other(format!("operator '{name}': {e}"))
+        };
         for v in &self.job.vertices {
             for op in &v.operators {
                 match self.code.node(op.operator)? {
-                    NodeCode::Operator(c) => c
-                        .prepare(v.parallelism)
-                        .map_err(|e| spate_runtime::Error::Other(format!("operator '{}': {e}", op.name)))?,
+                    NodeCode::Operator(c) => match &restored {
+                        Some(r) => {
+                            let staged = r
+                                .meta
+                                .operator(op.operator)
+                                .map(|o| o.committables.clone())
+                                .unwrap_or_default();
+                            c.recover(v.parallelism, staged).map_err(|e| named(&op.name, e))?
+                        }
+                        None => c.prepare(v.parallelism).map_err(|e| named(&op.name, e))?,
+                    },
                     NodeCode::Source(s) => {
-                        let e = s.create_enumerator(v.parallelism, &self.config).map_err(|e| {
-                            spate_runtime::Error::Other(format!("operator '{}': {e}", op.name))
-                        })?;
+                        let e = match restored.as_ref().and_then(|r| r.meta.enumerator(op.operator)) {
+                            Some(splits) => s.restore_enumerator(v.parallelism, &self.config, splits),
+                            None => s.create_enumerator(v.parallelism, &self.config),
+                        }
+                        .map_err(|e| named(&op.name, e))?;
                         self.enumerators.insert(v.id, e);
                     }
                     NodeCode::Virtual => {}
@@ -277,9 +357,17 @@ mod tests {
     #[test]
     fn frames_round_trip_and_reject_bad_input() {
         let mut buf = Vec::new();
-        write_frame(&mut buf, &CoordRequest::Reset { attempt: 3 }).unwrap();
+        write_frame(
+            &mut buf,
+            &CoordRequest::Reset {
+                attempt: 3,
+                restore: None,
+                allow_non_restored: false,
+            },
+        )
+        .unwrap();
         let back: CoordRequest = read_frame(&mut buf.as_slice()).unwrap();
-        assert!(matches!(back, CoordRequest::Reset { attempt: 3 }));
+        assert!(matches!(back, CoordRequest::Reset { attempt: 3, .. }));
         // Truncated.
         assert!(read_frame::<CoordRequest>(&mut &buf[..buf.len() - 1]).is_err());
         assert!(read_frame::<CoordRequest>(&mut &buf[..2]).is_err());

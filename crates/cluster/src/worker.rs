@@ -24,6 +24,9 @@ use spate_common::ids::{OperatorId, VertexId};
 use spate_common::task::spawn_named;
 use spate_graph::{ExchangeMode, ExecutionMode, JobGraph};
 use spate_runtime::channel::WasCancelled;
+use spate_runtime::checkpoint::coordinator::StateWriter;
+use spate_runtime::checkpoint::storage::RestoredCheckpoint;
+use spate_runtime::checkpoint::{CheckpointConfig, CheckpointingMode, TaskCheckpoints};
 use spate_runtime::code::{ChannelSpec, ErasedRx, ErasedSplit, JobCode, NodeCode, SplitProvider};
 use spate_runtime::context::{JobControl, TaskContext};
 use spate_runtime::executor::{plan_submission, JobSubmission};
@@ -33,6 +36,7 @@ use spate_runtime::source::SplitAssignment;
 use spate_runtime::task::{run_subtask, ChannelTable, SubtaskEnd, SubtaskInputs};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -73,7 +77,43 @@ pub fn run(sub: JobSubmission) -> Result<()> {
     info!(job = %sub.name, %job_id, data = %data_address, "worker attached");
 
     let job_key = crate::job_key(&job_id);
+    // Checkpoints: snapshots are written by this process's state writer, acknowledged over RPC.
+    let checkpoints = match mode {
+        ExecutionMode::Streaming => CheckpointConfig::from_config(&config)?,
+        ExecutionMode::Batch => None,
+    };
+    let writer = match &checkpoints {
+        Some(cfg) => {
+            let (client, handle, job) = (jm_client.clone(), rt.handle().clone(), job_id.clone());
+            Some(StateWriter::start(
+                &cfg.dir,
+                &job_id,
+                Arc::new(move |id, ack| {
+                    let Ok(bytes) = postcard::to_allocvec(&ack) else {
+                        return;
+                    };
+                    let mut client = client.clone();
+                    let req = pb::CheckpointAck {
+                        job_id: job.clone(),
+                        attempt: 0,
+                        checkpoint: id,
+                        ack: bytes,
+                    };
+                    if let Err(s) = handle.block_on(client.acknowledge_checkpoint(req)) {
+                        warn!(
+                            checkpoint = id,
+                            "cannot acknowledge the checkpoint: {}",
+                            s.message()
+                        );
+                    }
+                }),
+            )?)
+        }
+        None => None,
+    };
     let worker = Arc::new(Worker {
+        checkpoint_mode: checkpoints.as_ref().map(|c| c.mode),
+        writer,
         name: sub.name.clone(),
         job_id,
         tm_id,
@@ -121,6 +161,12 @@ pub fn run(sub: JobSubmission) -> Result<()> {
             }
             Some(pb::worker_command::Command::Deploy(d)) => worker.deploy(&d),
             Some(pb::worker_command::Command::CancelAttempt(c)) => worker.cancel(c.attempt),
+            Some(pb::worker_command::Command::TriggerCheckpoint(t)) => {
+                let st = worker.lock();
+                if st.attempt == t.attempt {
+                    st.trigger.store(t.checkpoint, Ordering::Release);
+                }
+            }
             Some(pb::worker_command::Command::Shutdown(_)) => break,
             None => {}
         }
@@ -142,9 +188,16 @@ struct AttemptState {
     io: HashMap<(VertexId, u32), Arc<TaskIo>>,
     counters: HashMap<(VertexId, u32), ChainCounters>,
     running: HashMap<(VertexId, u32), Instant>,
+    /// The attempt's checkpoint trigger (the latest checkpoint its sources are to inject).
+    trigger: Arc<AtomicU64>,
+    /// The checkpoint or savepoint the attempt starts from.
+    restored: Option<Arc<RestoredCheckpoint>>,
 }
 
 struct Worker {
+    /// Set when the job takes checkpoints.
+    checkpoint_mode: Option<CheckpointingMode>,
+    writer: Option<StateWriter>,
     name: String,
     job_id: String,
     tm_id: String,
@@ -175,6 +228,12 @@ impl Worker {
             placed.insert((VertexId(p.vertex), p.subtask), addr);
         }
         let me = self.plane.local_addr();
+        let restored = match a.restore_dir.as_str() {
+            "" => None,
+            dir => Some(Arc::new(
+                RestoredCheckpoint::load(dir).map_err(|e| anyhow!("cannot restore from {dir}: {e}"))?,
+            )),
+        };
         let control = Arc::new(JobControl::default());
         let buffers = self.config.get(&keys::BUFFERS_PER_CHANNEL) as usize;
         let memory_budget = self.config.get(&keys::BLOCKING_SHUFFLE_MEMORY).0;
@@ -266,6 +325,8 @@ impl Worker {
             io,
             counters,
             running: HashMap::new(),
+            trigger: Arc::new(AtomicU64::new(0)),
+            restored,
         };
         info!(job = %self.name, attempt = a.attempt, "attempt prepared");
         Ok(())
@@ -295,7 +356,18 @@ impl Worker {
                 config: self.config.clone(),
                 control: st.control.clone(),
                 execution: d.execution,
-                checkpoints: None,
+                checkpoints: (self.checkpoint_mode.is_some() || st.restored.is_some()).then(|| {
+                    Arc::new(TaskCheckpoints {
+                        vertex: v,
+                        trigger: st.trigger.clone(),
+                        mode: self.checkpoint_mode.unwrap_or(CheckpointingMode::ExactlyOnce),
+                        restored: spate_runtime::checkpoint::restored_for(st.restored.as_deref(), vertex, j),
+                        responder: match &self.writer {
+                            Some(w) => w.responder(v),
+                            None => Arc::new(spate_runtime::checkpoint::NoCheckpoints),
+                        },
+                    })
+                }),
             };
             let splits: Option<Arc<dyn SplitProvider>> = vertex.is_source.then(|| {
                 Arc::new(RemoteSplits {
@@ -467,6 +539,7 @@ impl Worker {
         vertex: VertexId,
         subtask: u32,
         host: Option<&str>,
+        barrier: u64,
     ) -> SplitAssignment<ErasedSplit> {
         let mut client = self.client.clone();
         let req = pb::NextSplitRequest {
@@ -475,6 +548,7 @@ impl Worker {
             vertex: vertex.0,
             subtask,
             host: host.unwrap_or_default().to_string(),
+            barrier,
         };
         let reply = match self.handle.block_on(client.next_split(req)) {
             Ok(r) => r.into_inner(),
@@ -509,8 +583,9 @@ struct RemoteSplits {
 }
 
 impl SplitProvider for RemoteSplits {
-    fn assign(&self, subtask: u32, host: Option<&str>, _barrier: u64) -> SplitAssignment<ErasedSplit> {
-        self.worker.next_split(self.attempt, self.vertex, subtask, host)
+    fn assign(&self, subtask: u32, host: Option<&str>, barrier: u64) -> SplitAssignment<ErasedSplit> {
+        self.worker
+            .next_split(self.attempt, self.vertex, subtask, host, barrier)
     }
 }
 

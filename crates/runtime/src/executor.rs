@@ -98,15 +98,16 @@ pub struct LocalExecutor;
 /// reader that has not yet injected the barrier of the checkpoint being started waits for its
 /// next split (see [`SplitProvider::assign`]).
 struct EnumeratorProvider {
-    enumerator: Mutex<Box<dyn ErasedEnumerator>>,
-    trigger: Arc<AtomicU64>,
+    enumerator: Mutex<(Box<dyn ErasedEnumerator>, CheckpointId)>,
 }
 
 impl SplitProvider for EnumeratorProvider {
     fn assign(&self, subtask: u32, host: Option<&str>, barrier: u64) -> SplitAssignment<ErasedSplit> {
         match self.enumerator.lock() {
-            Ok(_) if barrier < self.trigger.load(Ordering::Acquire) => SplitAssignment::Wait,
-            Ok(mut e) => e.assign(subtask, host),
+            // The enumerator's snapshot of a checkpoint was taken (the valve) but this reader has
+            // not injected that checkpoint's barrier: a split now would be in both snapshots.
+            Ok(e) if barrier < e.1 => SplitAssignment::Wait,
+            Ok(mut e) => e.0.assign(subtask, host),
             Err(_) => SplitAssignment::NoMoreSplits,
         }
     }
@@ -114,11 +115,16 @@ impl SplitProvider for EnumeratorProvider {
 
 impl EnumeratorProvider {
     fn stats(&self) -> Option<crate::source::SplitStats> {
-        self.enumerator.lock().ok()?.assignment_stats()
+        self.enumerator.lock().ok()?.0.assignment_stats()
     }
-    fn snapshot(&self) -> Result<Vec<Vec<u8>>> {
+    /// The unassigned splits for checkpoint `id`; from now on readers before its barrier wait.
+    fn snapshot(&self, id: CheckpointId) -> Result<Vec<Vec<u8>>> {
         match self.enumerator.lock() {
-            Ok(e) => e.snapshot(),
+            Ok(mut e) => {
+                let s = e.0.snapshot()?;
+                e.1 = e.1.max(id);
+                Ok(s)
+            }
             Err(_) => Err(Error::Internal("split enumerator poisoned".into())),
         }
     }
@@ -260,8 +266,7 @@ impl LocalExecutor {
                         enumerators.insert(
                             v.id,
                             Arc::new(EnumeratorProvider {
-                                enumerator: Mutex::new(e),
-                                trigger: trigger.clone(),
+                                enumerator: Mutex::new((e, 0)),
                             }),
                         );
                     }
@@ -585,22 +590,24 @@ impl Driver {
             return Ok(());
         }
         let id = coordinator.begin();
-        // Readers that have not injected this barrier get no new split from now on; then the
-        // enumerators' states are taken.
-        trigger.store(id, Ordering::Release);
+        // The enumerators' states first (readers that have not injected this barrier get no new
+        // split from then on), then the sources inject the barrier.
         let mut states = Vec::new();
         for v in &self.shared.job.vertices {
             if let Some(e) = self.enumerators.get(&v.id) {
-                match e.snapshot() {
+                match e.snapshot(id) {
                     Ok(s) => states.push((v.head(), s)),
                     Err(e) => {
                         coordinator.abort(id, &format!("source '{}': {e}", v.name));
+                        // Readers held back by a valve already closed go on past this barrier.
+                        trigger.store(id, Ordering::Release);
                         return Ok(());
                     }
                 }
             }
         }
         coordinator.set_enumerators(id, states);
+        trigger.store(id, Ordering::Release);
         Ok(())
     }
 

@@ -5,6 +5,8 @@ use crate::coordinator::{CoordReply, CoordRequest};
 use crate::pb;
 use spate_common::config::keys;
 use spate_graph::ExecutionMode;
+use spate_runtime::checkpoint::coordinator::CheckpointCoordinator;
+use spate_runtime::checkpoint::CheckpointConfig;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,6 +23,27 @@ enum Outcome {
     Finished,
     Failed(String),
     Cancelled,
+    /// Stopped with a savepoint: the job ends FINISHED, output staged after it is discarded.
+    Stopped,
+}
+
+/// Checkpointing of a job on the cluster.
+struct Checkpoints {
+    coordinator: CheckpointCoordinator,
+    allow_non_restored: bool,
+    /// Savepoints asked for, by checkpoint id: target directory, stop after, reply.
+    savepoints: HashMap<u64, (String, bool, SavepointReply)>,
+}
+
+/// Where the answer to a savepoint request goes: its path, or why it failed.
+type SavepointReply = tokio::sync::oneshot::Sender<Result<String, String>>;
+
+/// One attempt of a job on its slots.
+struct Attempt<'a> {
+    number: u32,
+    slots: &'a [String],
+    /// The checkpoint or savepoint it starts from.
+    restore: Option<String>,
 }
 
 /// The restart strategy of a job.
@@ -124,7 +147,35 @@ pub(crate) async fn drive(jm: Arc<JobManager>, job: Arc<JobEntry>, mut events: U
         Err(e) => return finish(&jm, &job, "FAILED", Some(e.to_string())).await,
     };
     job.lock().coordinator = Some(coordinator.clone());
-    let restarts = Restarts::of(&effective_config(&jm, &job));
+    let config = effective_config(&jm, &job);
+    let restarts = Restarts::of(&config);
+    // Checkpoints (streaming jobs), and the savepoint the job starts from.
+    let mut checkpoints = match job.mode {
+        ExecutionMode::Streaming => match CheckpointConfig::from_config(&config).and_then(|c| {
+            c.map(|c| {
+                CheckpointCoordinator::new(
+                    c,
+                    &job.id,
+                    config.get(&keys::MAX_PARALLELISM) as u32,
+                    spate_runtime::checkpoint::vertex_specs(&job.graph),
+                )
+            })
+            .transpose()
+        }) {
+            Ok(c) => c,
+            Err(e) => return finish(&jm, &job, "FAILED", Some(e.to_string())).await,
+        },
+        ExecutionMode::Batch => None,
+    }
+    .map(|coordinator| Checkpoints {
+        coordinator,
+        allow_non_restored: config.get(&keys::SAVEPOINT_IGNORE_UNCLAIMED),
+        savepoints: HashMap::new(),
+    });
+    let initial_restore = config
+        .get_opt(&keys::SAVEPOINT_PATH)
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty());
     let mut attempt = 0u32;
     let outcome = loop {
         attempt += 1;
@@ -133,9 +184,44 @@ pub(crate) async fn drive(jm: Arc<JobManager>, job: Arc<JobEntry>, mut events: U
             rt.attempt = attempt;
             rt.tasks.clear();
         }
-        let result = run_attempt(&jm, &job, &coordinator, attempt, &mut events).await;
+        // An attempt starts from the latest completed checkpoint, else from the savepoint given.
+        let restore = {
+            let latest = match &checkpoints {
+                Some(c) => {
+                    let storage = c.coordinator.storage().clone();
+                    tokio::task::spawn_blocking(move || storage.latest().map(|r| r.dir))
+                        .await
+                        .ok()
+                        .flatten()
+                }
+                None => None,
+            };
+            latest.or_else(|| initial_restore.clone())
+        };
+        if let (Some(c), Some(dir)) = (&mut checkpoints, &restore) {
+            c.coordinator.set_restored(dir);
+            info!(job = %job.name, attempt, "restoring from {dir}");
+        }
+        let result = run_attempt(
+            &jm,
+            &job,
+            &coordinator,
+            attempt,
+            restore,
+            &mut checkpoints,
+            &mut events,
+        )
+        .await;
+        if let Some(c) = &mut checkpoints {
+            c.coordinator.abort_all("the attempt ended");
+            for (_, (_, _, reply)) in c.savepoints.drain() {
+                let _ = reply.send(Err("the job attempt ended before the savepoint completed".into()));
+            }
+            job.lock().checkpoints = Some(c.coordinator.counts());
+        }
         match result {
             Outcome::Finished => break Outcome::Finished,
+            Outcome::Stopped => break Outcome::Stopped,
             Outcome::Cancelled => break Outcome::Cancelled,
             Outcome::Failed(msg) => {
                 job.record_failure(msg.trim_start_matches(NO_RESTART));
@@ -169,7 +255,8 @@ pub(crate) async fn drive(jm: Arc<JobManager>, job: Arc<JobEntry>, mut events: U
             }
         }
     };
-    // Sinks commit or clean up; split statistics for the result.
+    // Sinks commit or clean up; split statistics for the result. A job stopped with a savepoint
+    // discards what it staged after the savepoint (a job restored from it produces that again).
     let success = matches!(outcome, Outcome::Finished);
     let coord = coordinator.clone();
     let finalized = tokio::task::spawn_blocking(move || {
@@ -197,6 +284,7 @@ pub(crate) async fn drive(jm: Arc<JobManager>, job: Arc<JobEntry>, mut events: U
             .await
         }
         (Outcome::Cancelled, _) => finish(&jm, &job, "CANCELED", None).await,
+        (Outcome::Stopped, _) => finish(&jm, &job, "FINISHED", None).await,
         (Outcome::Failed(msg), c) => {
             if let Err(e) = c {
                 warn!(job = %job.name, "cannot clean up the output: {e}");
@@ -294,11 +382,18 @@ async fn run_attempt(
     job: &Arc<JobEntry>,
     coordinator: &Arc<CoordinatorProcess>,
     attempt: u32,
+    restore: Option<String>,
+    checkpoints: &mut Option<Checkpoints>,
     events: &mut UnboundedReceiver<JobEvent>,
 ) -> Outcome {
-    // Fresh enumerators, prepared sinks.
+    // Fresh (or restored) enumerators, prepared (or recovered) sinks.
     let coord = coordinator.clone();
-    match tokio::task::spawn_blocking(move || coord.call(&CoordRequest::Reset { attempt })).await {
+    let reset = CoordRequest::Reset {
+        attempt,
+        restore: restore.clone(),
+        allow_non_restored: checkpoints.as_ref().is_some_and(|c| c.allow_non_restored),
+    };
+    match tokio::task::spawn_blocking(move || coord.call(&reset)).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Outcome::Failed(format!("{e:#}")),
         Err(e) => return Outcome::Failed(e.to_string()),
@@ -334,7 +429,12 @@ async fn run_attempt(
             e = events.recv() => if matches!(e, Some(JobEvent::Cancel) | None) { return Outcome::Cancelled },
         }
     };
-    let outcome = run_on_slots(jm, job, coordinator, attempt, &slots, events).await;
+    let at = Attempt {
+        number: attempt,
+        slots: &slots,
+        restore,
+    };
+    let outcome = run_on_slots(jm, job, coordinator, at, checkpoints, events).await;
     release_slots(jm, &slots);
     outcome
 }
@@ -343,10 +443,15 @@ async fn run_on_slots(
     jm: &Arc<JobManager>,
     job: &Arc<JobEntry>,
     coordinator: &Arc<CoordinatorProcess>,
-    attempt: u32,
-    slots: &[String],
+    at: Attempt<'_>,
+    checkpoints: &mut Option<Checkpoints>,
     events: &mut UnboundedReceiver<JobEvent>,
 ) -> Outcome {
+    let Attempt {
+        number: attempt,
+        slots,
+        restore,
+    } = at;
     let graph = &job.graph;
     let n = slots.len() as u32;
     let slot_of = |j: u32| j % n;
@@ -447,6 +552,8 @@ async fn run_on_slots(
             command: Some(pb::worker_command::Command::StartAttempt(pb::StartAttempt {
                 attempt,
                 placements: placements.clone(),
+                restore_dir: restore.clone().unwrap_or_default(),
+                checkpoint_base: 0,
             })),
         }));
     }
@@ -507,11 +614,106 @@ async fn run_on_slots(
         if done == total {
             break Outcome::Finished;
         }
-        let Some(event) = events.recv().await else {
+        let tick = checkpoints
+            .as_ref()
+            .and_then(|c| c.coordinator.config().interval)
+            .map_or(Duration::from_secs(3600), |i| i.min(Duration::from_millis(200)));
+        let event = tokio::select! {
+            e = events.recv() => e,
+            () = tokio::time::sleep(tick) => {
+                if let Some(c) = checkpoints.as_mut() {
+                    let now = Instant::now();
+                    c.coordinator.expire(now);
+                    answer_aborted_savepoints(c);
+                    // A finished subtask injects no barrier: checkpoints stop once one finished.
+                    if done == 0 && c.coordinator.is_due(now) {
+                        trigger_checkpoint(job, coordinator, c, attempt, &commands).await;
+                    }
+                }
+                continue;
+            }
+        };
+        let Some(event) = event else {
             break Outcome::Cancelled;
         };
         match event {
             JobEvent::Cancel => break Outcome::Cancelled,
+            JobEvent::Savepoint { dir, stop, reply } => {
+                let Some(c) = checkpoints.as_mut() else {
+                    let _ = reply.send(Err(
+                        "the job takes no checkpoints: savepoints need state.checkpoints.dir".into(),
+                    ));
+                    continue;
+                };
+                if done > 0 {
+                    let _ = reply.send(Err(
+                        "part of the job has finished: no savepoint can be taken".into()
+                    ));
+                    continue;
+                }
+                if let Some(id) = trigger_checkpoint(job, coordinator, c, attempt, &commands).await {
+                    c.savepoints.insert(id, (dir, stop, reply));
+                } else {
+                    let _ = reply.send(Err(
+                        "the savepoint could not start (see the JobManager log)".into()
+                    ));
+                }
+            }
+            JobEvent::CheckpointAck { checkpoint, ack, .. } => {
+                let Some(c) = checkpoints.as_mut() else { continue };
+                let done_ckpt = match c.coordinator.acknowledge(checkpoint, *ack) {
+                    Ok(Some(d)) => d,
+                    Ok(None) => {
+                        answer_aborted_savepoints(c);
+                        continue;
+                    }
+                    Err(e) => {
+                        warn!(job = %job.name, checkpoint, "checkpoint failed: {e}");
+                        answer_aborted_savepoints(c);
+                        continue;
+                    }
+                };
+                job.lock().checkpoints = Some(c.coordinator.counts());
+                let committables = done_ckpt
+                    .committables
+                    .iter()
+                    .map(|(op, staged)| (op.0, staged.clone()))
+                    .collect::<Vec<_>>();
+                if !committables.is_empty() {
+                    let coord = coordinator.clone();
+                    let commit = CoordRequest::Commit { committables };
+                    match tokio::task::spawn_blocking(move || coord.call(&commit)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => break Outcome::Failed(format!("checkpoint {checkpoint}: {e:#}")),
+                        Err(e) => break Outcome::Failed(e.to_string()),
+                    }
+                }
+                if let Some((target, stop, reply)) = c.savepoints.remove(&checkpoint) {
+                    let target = format!(
+                        "{}/savepoint-{}-{checkpoint}",
+                        target.trim_end_matches('/'),
+                        &job.id[..job.id.len().min(8)]
+                    );
+                    let src = done_ckpt.dir.clone();
+                    let copied = tokio::task::spawn_blocking(move || {
+                        CheckpointCoordinator::copy_to_savepoint(&src, &target)
+                    })
+                    .await;
+                    let result = match copied {
+                        Ok(Ok(path)) => Ok(path),
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    let ok = result.is_ok();
+                    if let Ok(p) = &result {
+                        info!(job = %job.name, "savepoint written to {p}");
+                    }
+                    let _ = reply.send(result);
+                    if ok && stop {
+                        break Outcome::Stopped;
+                    }
+                }
+            }
             JobEvent::WorkerAttached { .. } => {}
             JobEvent::WorkerGone { tm, reason } => {
                 let mut rt = job.lock();
@@ -607,10 +809,11 @@ async fn run_on_slots(
     if matches!(outcome, Outcome::Finished) {
         return outcome;
     }
+    let stopped = matches!(outcome, Outcome::Stopped);
     // Cancel the attempt and wait for its subtasks to stop.
     set_state(
         job,
-        if matches!(outcome, Outcome::Cancelled) {
+        if matches!(outcome, Outcome::Cancelled) || stopped {
             "CANCELLING"
         } else {
             "FAILING"
@@ -666,4 +869,74 @@ async fn run_on_slots(
         }
     }
     outcome
+}
+
+/// Starts a checkpoint: the enumerators' states first (the coordinator then holds back readers
+/// that have not injected its barrier), then the sources of every worker are told.
+async fn trigger_checkpoint(
+    job: &JobEntry,
+    coordinator: &Arc<CoordinatorProcess>,
+    c: &mut Checkpoints,
+    attempt: u32,
+    commands: &HashMap<String, super::WorkerCommands>,
+) -> Option<u64> {
+    let id = c.coordinator.begin();
+    let coord = coordinator.clone();
+    let req = CoordRequest::SnapshotEnumerators { checkpoint: id };
+    let started = match tokio::task::spawn_blocking(move || coord.request(&req)).await {
+        Ok(Ok(CoordReply::Enumerators(states))) => {
+            let states = states
+                .into_iter()
+                .map(|(op, s)| (spate_common::ids::OperatorId(op), s))
+                .collect();
+            c.coordinator.set_enumerators(id, states);
+            true
+        }
+        Ok(Ok(CoordReply::Error(e))) => {
+            c.coordinator.abort(id, &e);
+            false
+        }
+        Ok(Ok(other)) => {
+            c.coordinator.abort(id, &format!("unexpected reply {other:?}"));
+            false
+        }
+        Ok(Err(e)) => {
+            c.coordinator.abort(id, &format!("{e:#}"));
+            false
+        }
+        Err(e) => {
+            c.coordinator.abort(id, &e.to_string());
+            false
+        }
+    };
+    // Even an aborted checkpoint is injected: readers held back by the valve go on past it.
+    for w in commands.values() {
+        let _ = w.send(Ok(pb::WorkerCommand {
+            command: Some(pb::worker_command::Command::TriggerCheckpoint(
+                pb::TriggerCheckpoint {
+                    attempt,
+                    checkpoint: id,
+                },
+            )),
+        }));
+    }
+    job.lock().checkpoints = Some(c.coordinator.counts());
+    started.then_some(id)
+}
+
+/// Savepoints whose checkpoint was aborted get their answer.
+fn answer_aborted_savepoints(c: &mut Checkpoints) {
+    let gone: Vec<u64> = c
+        .savepoints
+        .keys()
+        .filter(|id| !c.coordinator.is_pending(**id))
+        .copied()
+        .collect();
+    for id in gone {
+        if let Some((_, _, reply)) = c.savepoints.remove(&id) {
+            let _ = reply.send(Err(format!(
+                "checkpoint {id} of the savepoint was aborted (see the JobManager log)"
+            )));
+        }
+    }
 }

@@ -68,11 +68,30 @@ pub(crate) struct TaskManagerEntry {
 /// What happens to a job, in the order it happens.
 #[derive(Debug)]
 pub(crate) enum JobEvent {
-    WorkerAttached { tm: String },
-    WorkerGone { tm: String, reason: String },
-    TaskManagerLost { tm: String, reason: String },
+    WorkerAttached {
+        tm: String,
+    },
+    WorkerGone {
+        tm: String,
+        reason: String,
+    },
+    TaskManagerLost {
+        tm: String,
+        reason: String,
+    },
     Report(pb::TaskReport),
     Cancel,
+    /// A subtask stored its snapshot of a checkpoint.
+    CheckpointAck {
+        checkpoint: u64,
+        ack: Box<spate_runtime::checkpoint::coordinator::TaskAck>,
+    },
+    /// A user asked for a savepoint into `dir`; with `stop`, the job ends after it.
+    Savepoint {
+        dir: String,
+        stop: bool,
+        reply: tokio::sync::oneshot::Sender<Result<String, String>>,
+    },
 }
 
 /// The latest and previous report of a subtask (for rates).
@@ -111,6 +130,8 @@ pub(crate) struct JobRuntime {
     /// the totals when the job ended.
     pub final_totals: Option<Vec<pb::OperatorTotals>>,
     pub coordinator: Option<Arc<CoordinatorProcess>>,
+    /// Checkpoint counters (jobs with checkpointing).
+    pub checkpoints: Option<spate_runtime::checkpoint::coordinator::CheckpointCounts>,
 }
 
 /// A job the JobManager knows.

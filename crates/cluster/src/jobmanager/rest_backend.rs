@@ -275,6 +275,48 @@ impl RestBackend for Backend {
         super::service::cancel(&self.0, id)
     }
 
+    fn savepoint(
+        &self,
+        id: &str,
+        dir: Option<String>,
+        stop: bool,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<String, String>>, String> {
+        let job = self.0.job(id).ok_or_else(|| format!("no job {id}"))?;
+        let mut conf = self.0.config.clone();
+        conf.merge(&job.config);
+        let dir = dir
+            .filter(|d| !d.trim().is_empty())
+            .or_else(|| conf.get_opt(&spate_common::config::keys::SAVEPOINTS_DIR))
+            .filter(|d| !d.trim().is_empty())
+            .ok_or("no savepoint directory: give one, or set state.savepoints.dir")?;
+        if job.lock().state != "RUNNING" {
+            return Err(format!("job {id} is not running"));
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        job.events
+            .send(super::JobEvent::Savepoint {
+                dir: dir.trim().to_string(),
+                stop,
+                reply: tx,
+            })
+            .map_err(|_| format!("job {id} has ended"))?;
+        Ok(rx)
+    }
+
+    fn checkpoints(&self, id: &str) -> Option<serde_json::Value> {
+        let job = self.0.job(id)?;
+        let c = job.lock().checkpoints.clone()?;
+        Some(serde_json::json!({
+            "counts": {"completed": c.completed, "failed": c.failed, "in_progress": c.in_progress},
+            "latest": {
+                "completed": c.latest.map(|(id, ms, bytes, path)| serde_json::json!({
+                    "id": id, "end_to_end_duration": ms, "state_size": bytes, "external_path": path,
+                })),
+                "restored": c.restored.map(|p| serde_json::json!({"external_path": p})),
+            },
+        }))
+    }
+
     fn taskmanagers(&self) -> Vec<TaskManagerInfo> {
         self.0
             .tms()

@@ -371,6 +371,22 @@ impl pb::job_manager_server::JobManager for Service {
         Ok(Response::new(pb::Ack {}))
     }
 
+    async fn acknowledge_checkpoint(
+        &self,
+        request: Request<pb::CheckpointAck>,
+    ) -> Result<Response<pb::Ack>, Status> {
+        let r = request.into_inner();
+        let ack: spate_runtime::checkpoint::coordinator::TaskAck = postcard::from_bytes(&r.ack)
+            .map_err(|e| Status::invalid_argument(format!("malformed checkpoint acknowledgement: {e}")))?;
+        if let Some(job) = self.0.job(&r.job_id) {
+            let _ = job.events.send(JobEvent::CheckpointAck {
+                checkpoint: r.checkpoint,
+                ack: Box::new(ack),
+            });
+        }
+        Ok(Response::new(pb::Ack {}))
+    }
+
     async fn next_split(
         &self,
         request: Request<pb::NextSplitRequest>,
@@ -392,6 +408,7 @@ impl pb::job_manager_server::JobManager for Service {
             vertex: r.vertex,
             subtask: r.subtask,
             host: (!r.host.is_empty()).then_some(r.host),
+            barrier: r.barrier,
         };
         let reply = tokio::task::spawn_blocking(move || coord.request(&req))
             .await

@@ -48,6 +48,20 @@ pub trait RestBackend: Send + Sync + 'static {
     fn taskmanagers(&self) -> Vec<TaskManagerInfo>;
     /// The effective configuration as (key, value) pairs.
     fn config(&self) -> Vec<(String, String)>;
+    /// Takes a savepoint of a job into `dir` (default `state.savepoints.dir`); with `stop`, the
+    /// job ends after it. The receiver gets the savepoint's path or an error message.
+    fn savepoint(
+        &self,
+        _id: &str,
+        _dir: Option<String>,
+        _stop: bool,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<String, String>>, String> {
+        Err("savepoints are not supported here".into())
+    }
+    /// Checkpoint counters of a job (Flink's `/jobs/{id}/checkpoints`), if it takes checkpoints.
+    fn checkpoints(&self, _id: &str) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 #[cfg(test)]

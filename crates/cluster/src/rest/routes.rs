@@ -39,6 +39,9 @@ pub fn router(backend: Backend) -> Router {
         .route("/jobs/{id}", get(job).patch(cancel_job))
         .route("/jobs/{id}/plan", get(job_plan))
         .route("/jobs/{id}/exceptions", get(job_exceptions))
+        .route("/jobs/{id}/checkpoints", get(job_checkpoints))
+        .route("/jobs/{id}/savepoints", axum::routing::post(trigger_savepoint))
+        .route("/jobs/{id}/stop", axum::routing::post(stop_with_savepoint))
         .route("/taskmanagers", get(taskmanagers))
         .route("/config", get(config))
         .route("/jobmanager/config", get(config));
@@ -154,6 +157,92 @@ async fn cancel_job(
             (StatusCode::ACCEPTED, Json(serde_json::json!({}))).into_response()
         }
         Err(message) => error(StatusCode::CONFLICT, message),
+    }
+}
+
+/// `GET /jobs/{id}/checkpoints`: counts and the latest completed checkpoint.
+async fn job_checkpoints(State(backend): State<Backend>, Path(id): Path<String>) -> Response {
+    if backend.job(&id).is_none() {
+        return job_not_found(&id);
+    }
+    match backend.checkpoints(&id) {
+        Some(v) => Json(v).into_response(),
+        None => error(StatusCode::NOT_FOUND, format!("job {id} takes no checkpoints")),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SavepointParams {
+    #[serde(rename = "target-directory", alias = "targetDirectory")]
+    target_directory: Option<String>,
+    #[serde(rename = "cancel-job", default)]
+    cancel_job: bool,
+}
+
+/// `POST /jobs/{id}/savepoints` (`target-directory`, `cancel-job` as query parameters or a JSON
+/// body): waits for the savepoint and answers `{"status":{"id":"COMPLETED"},"operation":
+/// {"location": PATH}}`, or an error.
+async fn trigger_savepoint(
+    State(backend): State<Backend>,
+    Path(id): Path<String>,
+    params: Result<Query<SavepointParams>, QueryRejection>,
+    body: String,
+) -> Response {
+    savepoint(backend, id, params, body, false).await
+}
+
+/// `POST /jobs/{id}/stop` (`targetDirectory`): a savepoint, then the job ends.
+async fn stop_with_savepoint(
+    State(backend): State<Backend>,
+    Path(id): Path<String>,
+    params: Result<Query<SavepointParams>, QueryRejection>,
+    body: String,
+) -> Response {
+    savepoint(backend, id, params, body, true).await
+}
+
+async fn savepoint(
+    backend: Backend,
+    id: String,
+    params: Result<Query<SavepointParams>, QueryRejection>,
+    body: String,
+    stop: bool,
+) -> Response {
+    let mut p = match params {
+        Ok(Query(p)) => p,
+        Err(rejection) => return error(StatusCode::BAD_REQUEST, rejection.body_text()),
+    };
+    if !body.trim().is_empty() {
+        match serde_json::from_str::<SavepointParams>(&body) {
+            Ok(b) => {
+                p.target_directory = p.target_directory.or(b.target_directory);
+                p.cancel_job |= b.cancel_job;
+            }
+            Err(e) => return error(StatusCode::BAD_REQUEST, format!("malformed request body: {e}")),
+        }
+    }
+    if backend.job(&id).is_none() {
+        return job_not_found(&id);
+    }
+    let rx = match backend.savepoint(&id, p.target_directory, stop || p.cancel_job) {
+        Ok(rx) => rx,
+        Err(message) => return error(StatusCode::CONFLICT, message),
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(600), rx).await {
+        Ok(Ok(Ok(location))) => Json(serde_json::json!({
+            "status": {"id": "COMPLETED"},
+            "operation": {"location": location},
+        }))
+        .into_response(),
+        Ok(Ok(Err(message))) => error(StatusCode::INTERNAL_SERVER_ERROR, message),
+        Ok(Err(_)) => error(
+            StatusCode::CONFLICT,
+            "the job ended before the savepoint completed",
+        ),
+        Err(_) => error(
+            StatusCode::GATEWAY_TIMEOUT,
+            "the savepoint did not complete within 10 minutes",
+        ),
     }
 }
 

@@ -287,6 +287,11 @@ impl CheckpointCoordinator {
         })
     }
 
+    /// Whether checkpoint `id` is in progress.
+    pub fn is_pending(&self, id: CheckpointId) -> bool {
+        self.pending.contains_key(&id)
+    }
+
     /// Aborts checkpoint `id` (its files are removed).
     pub fn abort(&mut self, id: CheckpointId, reason: &str) {
         if self.pending.remove(&id).is_some() {
