@@ -731,6 +731,104 @@ mod tests {
         }
     }
 
+    /// Runs `msgs` through a pipelined channel of `producers` and returns what the consumer saw:
+    /// `r<value>` per record, `b<id>` per barrier passed on.
+    fn aligned(producers: u32, at_least_once: bool, msgs: Vec<Envelope<u32>>) -> Vec<String> {
+        let (tx, rx) = pipelined::<u32>(msgs.len() + 1, producers);
+        let ChannelTx::Pipelined(s) = tx else {
+            unreachable!()
+        };
+        for m in msgs {
+            s.send(m).unwrap();
+        }
+        let mut seen = Vec::new();
+        rx.drain_with(&JobControl::default(), at_least_once, |r| match r {
+            Received::Batch(b) => seen.extend(b.records.iter().map(|r| format!("r{r}"))),
+            Received::Event(StreamEvent::Barrier(id)) => seen.push(format!("b{id}")),
+            _ => {}
+        })
+        .unwrap()
+        .unwrap();
+        seen
+    }
+
+    fn rec(producer: u32, r: u32) -> Envelope<u32> {
+        Envelope::Records {
+            producer,
+            batch: batch(vec![r]),
+        }
+    }
+
+    fn bar(producer: u32, id: u64) -> Envelope<u32> {
+        Envelope::Event {
+            producer,
+            event: StreamEvent::Barrier(id),
+        }
+    }
+
+    #[test]
+    fn exactly_once_alignment_holds_back_a_producer_past_its_barrier() {
+        let msgs = vec![
+            rec(0, 1),
+            bar(0, 1),
+            rec(0, 2), // after producer 0's barrier: held until producer 1's barrier
+            rec(1, 10),
+            bar(1, 1),
+            rec(1, 11),
+            Envelope::End { producer: 0 },
+            Envelope::End { producer: 1 },
+        ];
+        assert_eq!(aligned(2, false, msgs), ["r1", "r10", "b1", "r2", "r11"]);
+    }
+
+    #[test]
+    fn at_least_once_passes_records_on_and_the_barrier_after_the_last() {
+        let msgs = vec![
+            rec(0, 1),
+            bar(0, 1),
+            rec(0, 2),
+            rec(1, 10),
+            bar(1, 1),
+            Envelope::End { producer: 0 },
+            Envelope::End { producer: 1 },
+        ];
+        assert_eq!(aligned(2, true, msgs), ["r1", "r2", "r10", "b1"]);
+    }
+
+    #[test]
+    fn an_ended_producer_counts_as_aligned_and_a_newer_barrier_abandons_an_older_one() {
+        let msgs = vec![
+            Envelope::End { producer: 1 },
+            bar(0, 1),
+            rec(0, 5),
+            Envelope::End { producer: 0 },
+        ];
+        assert_eq!(aligned(2, false, msgs), ["b1", "r5"]);
+        // Producer 1 never sends barrier 1 (its checkpoint was aborted); barrier 2 from both
+        // completes checkpoint 2, and producer 0's held records come through in order.
+        let msgs = vec![
+            bar(0, 1),
+            rec(0, 1),
+            bar(0, 2),
+            rec(0, 2),
+            rec(1, 10),
+            bar(1, 2),
+            Envelope::End { producer: 0 },
+            Envelope::End { producer: 1 },
+        ];
+        assert_eq!(aligned(2, false, msgs), ["r10", "r1", "b2", "r2"]);
+        // A stale barrier (older than the last completed one) is ignored.
+        let msgs = vec![
+            bar(0, 2),
+            bar(1, 2),
+            bar(0, 1),
+            rec(0, 3),
+            Envelope::End { producer: 0 },
+            Envelope::End { producer: 1 },
+        ];
+        assert_eq!(aligned(2, false, msgs), ["b2", "r3"]);
+    }
+
     #[test]
     fn blocking_partition_spills_past_its_budget_and_reads_everything_back_with_timestamps() {
         let dir = tempfile::tempdir().unwrap();
