@@ -24,6 +24,8 @@
 //! assert_eq!(got, [("a".to_string(), 1), ("b".to_string(), 2), ("c".to_string(), 3)]);
 //! ```
 
+/// Snapshot and restore helpers of the stateful operators.
+pub(crate) mod checkpointing;
 /// The environment: configuration, sources, execution.
 pub mod env;
 /// Keyed streams and their aggregations.

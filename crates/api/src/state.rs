@@ -8,13 +8,15 @@
 
 use crate::ops::aggregate::AggregateFunction;
 use rustc_hash::FxHashMap;
+use serde::{de::DeserializeOwned, Serialize};
 use spate_graph::partitioning::key_group;
+use spate_runtime::checkpoint::{decode, encode};
 use spate_runtime::failure;
 use spate_runtime::record_writer::hash_key;
 use spate_runtime::time::now_ms;
 use spate_runtime::{Data, Key};
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 /// A map from key to value, split into key groups.
@@ -70,11 +72,51 @@ pub struct Stamped<S> {
     expires: i64,
 }
 
+/// One named state of a store, its value type erased: what a snapshot needs of it.
+trait StateMap<K>: Send {
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+    /// The live entries of key group `group` as `Vec<(key, value, expiry)>`; `None` if none.
+    fn encode_group(&self, group: u32, now: i64) -> spate_runtime::Result<Option<Vec<u8>>>;
+    /// Adds entries written by [`encode_group`](Self::encode_group).
+    fn restore(&mut self, bytes: &[u8]) -> spate_runtime::Result<()>;
+}
+
+impl<K: Key, S: Serialize + DeserializeOwned + Send + 'static> StateMap<K> for KeyGroupedMap<K, Stamped<S>> {
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+    fn encode_group(&self, group: u32, now: i64) -> spate_runtime::Result<Option<Vec<u8>>> {
+        let entries: Vec<(&K, &S, i64)> = self
+            .group(group as usize)
+            .filter(|(_, s)| s.expires > now)
+            .map(|(k, s)| (k, &s.value, s.expires))
+            .collect();
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        encode(&entries).map(Some)
+    }
+    fn restore(&mut self, bytes: &[u8]) -> spate_runtime::Result<()> {
+        let entries: Vec<(K, S, i64)> = decode(bytes)?;
+        for (k, value, expires) in entries {
+            self.insert(k, Stamped { value, expires });
+        }
+        Ok(())
+    }
+}
+
 /// All keyed state of one operator instance.
+///
+/// Checkpoints: [`snapshot_group`](Self::snapshot_group) writes every named state of a key
+/// group; [`restore_group`](Self::restore_group) keeps the bytes per state name until the
+/// operator declares that state (its type is known only then) and decodes them at that moment.
+/// A restored state the operator never declares is written again as it came, so a later
+/// checkpoint does not lose it.
 pub struct KeyedStateStore<K> {
-    states: HashMap<String, Box<dyn Any + Send>>,
+    states: HashMap<String, Box<dyn StateMap<K>>>,
+    /// Restored bytes of states not declared yet: per name, per key group.
+    restored: HashMap<String, BTreeMap<u32, Vec<Vec<u8>>>>,
     max_parallelism: u32,
-    _k: std::marker::PhantomData<fn(K)>,
 }
 
 impl<K> KeyedStateStore<K> {
@@ -82,24 +124,87 @@ impl<K> KeyedStateStore<K> {
     pub fn new(max_parallelism: u32) -> Self {
         KeyedStateStore {
             states: HashMap::new(),
+            restored: HashMap::new(),
             max_parallelism,
-            _k: std::marker::PhantomData,
         }
+    }
+
+    /// Its number of key groups.
+    pub fn max_parallelism(&self) -> u32 {
+        self.max_parallelism
+    }
+
+    /// Every state's entries of key group `group`, as `(state name, bytes)` sorted by name
+    /// (states without entries in the group left out).
+    pub fn snapshot_group(&self, group: u32) -> spate_runtime::Result<Vec<(String, Vec<u8>)>> {
+        let now = now_ms();
+        let mut out = Vec::new();
+        for (name, state) in &self.states {
+            if let Some(bytes) = state.encode_group(group, now)? {
+                out.push((name.clone(), bytes));
+            }
+        }
+        for (name, groups) in &self.restored {
+            for bytes in groups.get(&group).into_iter().flatten() {
+                out.push((name.clone(), bytes.clone()));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// Restores the states of key group `group` written by [`snapshot_group`](Self::snapshot_group).
+    pub fn restore_group(&mut self, group: u32, states: Vec<(String, Vec<u8>)>) -> spate_runtime::Result<()> {
+        for (name, bytes) in states {
+            match self.states.get_mut(&name) {
+                Some(state) => state.restore(&bytes)?,
+                None => self
+                    .restored
+                    .entry(name)
+                    .or_default()
+                    .entry(group)
+                    .or_default()
+                    .push(bytes),
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the store holds no state (declared or restored).
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty() && self.restored.is_empty()
     }
 }
 
 /// The state map named `name` holding `S` per key, or a failure if the name was used with
-/// another type.
-fn state_map<'s, K: Key, S: Send + 'static>(
+/// another type. Restored bytes of the state are decoded the first time it is declared.
+fn state_map<'s, K: Key, S: Serialize + DeserializeOwned + Send + 'static>(
     store: &'s mut KeyedStateStore<K>,
     name: &str,
 ) -> &'s mut KeyGroupedMap<K, Stamped<S>> {
-    let max = store.max_parallelism;
-    let entry = store
+    if !store.states.contains_key(name) {
+        let mut map = KeyGroupedMap::<K, Stamped<S>>::new(store.max_parallelism);
+        for bytes in store
+            .restored
+            .remove(name)
+            .into_iter()
+            .flat_map(|g| g.into_values())
+            .flatten()
+        {
+            if let Err(e) = map.restore(&bytes) {
+                failure::fail(format!(
+                    "state '{name}' cannot be restored as {}: {e}",
+                    std::any::type_name::<S>()
+                ));
+            }
+        }
+        store.states.insert(name.to_string(), Box::new(map));
+    }
+    match store
         .states
-        .entry(name.to_string())
-        .or_insert_with(|| Box::new(KeyGroupedMap::<K, Stamped<S>>::new(max)));
-    match entry.downcast_mut::<KeyGroupedMap<K, Stamped<S>>>() {
+        .get_mut(name)
+        .and_then(|m| m.as_any_mut().downcast_mut::<KeyGroupedMap<K, Stamped<S>>>())
+    {
         Some(m) => m,
         None => failure::fail(format!(
             "state '{name}' was declared with another type than {}",
@@ -115,7 +220,7 @@ pub struct Slot<'a, K, S> {
     ttl_ms: Option<i64>,
 }
 
-impl<'a, K: Key, S: Send + 'static> Slot<'a, K, S> {
+impl<'a, K: Key, S: Serialize + DeserializeOwned + Send + 'static> Slot<'a, K, S> {
     pub(crate) fn open(
         store: &'a mut KeyedStateStore<K>,
         key: &'a K,
@@ -277,7 +382,7 @@ impl<K: Key, V: Data, F: Fn(V, V) -> V> ReducingState<'_, K, V, F> {
 /// An accumulator per key that every added element is aggregated into.
 pub struct AggregatingState<'a, K, Acc, A>(pub(crate) Slot<'a, K, Acc>, pub(crate) &'a A);
 
-impl<K: Key, Acc: Send + 'static, A> AggregatingState<'_, K, Acc, A> {
+impl<K: Key, Acc: Serialize + DeserializeOwned + Send + 'static, A> AggregatingState<'_, K, Acc, A> {
     /// The aggregate's result, if anything was added.
     pub fn get<T, O>(&mut self) -> Option<O>
     where
@@ -349,5 +454,102 @@ mod tests {
         r.add(4);
         r.add(2);
         assert_eq!(r.get(), Some(&4));
+    }
+
+    type Snapshot = Vec<(u32, Vec<(String, Vec<u8>)>)>;
+
+    #[test]
+    fn snapshot_per_key_group_restores_undeclared_states_lazily_and_keeps_them() {
+        let max = 8;
+        let mut store = KeyedStateStore::<String>::new(max);
+        for (i, k) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+            let k = k.to_string();
+            ValueState(Slot::<String, u32>::open(&mut store, &k, "v", None)).update(i as u32);
+            ListState(Slot::<String, Vec<String>>::open(&mut store, &k, "l", None)).add(k.clone());
+        }
+        let groups: Snapshot = (0..max)
+            .map(|g| (g, store.snapshot_group(g).unwrap()))
+            .filter(|(_, s)| !s.is_empty())
+            .collect();
+        assert!(groups.len() > 1, "keys spread over key groups");
+
+        // Restored into two stores by key group, as two subtasks would get them.
+        let owner = |g: u32| spate_graph::partitioning::subtask_for_key_group(g, max, 2);
+        let mut parts = [
+            KeyedStateStore::<String>::new(max),
+            KeyedStateStore::<String>::new(max),
+        ];
+        for (g, states) in &groups {
+            parts[owner(*g) as usize]
+                .restore_group(*g, states.clone())
+                .unwrap();
+        }
+        // "v" is declared (decoded then); "l" never is, yet the next snapshot still has it.
+        let mut seen = 0;
+        for (i, k) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+            let k = k.to_string();
+            let g = key_group(hash_key(&k), max);
+            let part = &mut parts[owner(g) as usize];
+            let mut v = ValueState(Slot::<String, u32>::open(part, &k, "v", None));
+            assert_eq!(v.value(), Some(&(i as u32)));
+            seen += 1;
+        }
+        assert_eq!(seen, 5);
+        let again: Snapshot = (0..max)
+            .map(|g| (g, parts[owner(g) as usize].snapshot_group(g).unwrap()))
+            .filter(|(_, s)| !s.is_empty())
+            .collect();
+        let names = |gs: &Snapshot| -> Vec<(u32, Vec<String>)> {
+            gs.iter()
+                .map(|(g, s)| (*g, s.iter().map(|(n, _)| n.clone()).collect()))
+                .collect()
+        };
+        assert_eq!(
+            names(&again),
+            names(&groups),
+            "every state again, declared or not"
+        );
+        let mut one = KeyedStateStore::<String>::new(max);
+        for (g, states) in again {
+            one.restore_group(g, states).unwrap();
+        }
+        for (i, k) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+            let k = k.to_string();
+            let l = ListState(Slot::<String, Vec<String>>::open(&mut one, &k, "l", None))
+                .get()
+                .to_vec();
+            assert_eq!(l, std::slice::from_ref(&k));
+            let v = ValueState(Slot::<String, u32>::open(&mut one, &k, "v", None))
+                .value()
+                .copied();
+            assert_eq!(v, Some(i as u32));
+        }
+    }
+
+    #[test]
+    fn expired_entries_are_not_snapshotted() {
+        let mut store = KeyedStateStore::<u8>::new(4);
+        ValueState(Slot::<u8, u32>::open(&mut store, &1, "t", Some(Duration::ZERO))).update(1);
+        ValueState(Slot::<u8, u32>::open(
+            &mut store,
+            &2,
+            "t",
+            Some(Duration::from_secs(3600)),
+        ))
+        .update(2);
+        let mut restored = KeyedStateStore::<u8>::new(4);
+        for g in 0..4 {
+            restored
+                .restore_group(g, store.snapshot_group(g).unwrap())
+                .unwrap();
+        }
+        assert_eq!(
+            ValueState(Slot::<u8, u32>::open(&mut restored, &1, "t", None)).value(),
+            None
+        );
+        assert_eq!(
+            ValueState(Slot::<u8, u32>::open(&mut restored, &2, "t", None)).value(),
+            Some(&2)
+        );
     }
 }

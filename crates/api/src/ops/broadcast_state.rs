@@ -16,9 +16,11 @@ use crate::keyed::{KeyFn, KeyedStream};
 use crate::ops::connect::{tagged_union, Connect, KeyedCoContext, KeyedRuntime};
 use crate::ops::join::Either;
 use crate::stream::DataStream;
+use serde::{de::DeserializeOwned, Serialize};
+use spate_runtime::checkpoint::{decode, encode, CheckpointId, OperatorSnapshot};
 use spate_runtime::operator::Operator;
 use spate_runtime::time::StreamEvent;
-use spate_runtime::{Collector, Data, Key, Output};
+use spate_runtime::{Collector, Data, Key, Output, Result, TaskContext};
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -164,8 +166,8 @@ impl<A: Data, R: Data> BroadcastConnectedStream<A, R> {
             + 'static,
     ) -> DataStream<O>
     where
-        SK: Hash + Eq + Send + 'static,
-        SV: Send + 'static,
+        SK: Hash + Eq + Serialize + DeserializeOwned + Send + 'static,
+        SV: Serialize + DeserializeOwned + Send + 'static,
         O: Data,
     {
         let union = tagged_union(&self.stream, &self.rules);
@@ -202,8 +204,8 @@ impl<A: Data, K: Key, R: Data> KeyedBroadcastConnectedStream<A, K, R> {
             + 'static,
     ) -> DataStream<O>
     where
-        SK: Hash + Eq + Send + 'static,
-        SV: Send + 'static,
+        SK: Hash + Eq + Serialize + DeserializeOwned + Send + 'static,
+        SV: Serialize + DeserializeOwned + Send + 'static,
         O: Data,
     {
         self.process_with_timers(process_element, process_broadcast_element, no_timer)
@@ -269,8 +271,8 @@ impl<A: Data, K: Key, R: Data> KeyedBroadcastConnectedStream<A, K, R> {
             + 'static,
     ) -> DataStream<O>
     where
-        SK: Hash + Eq + Send + 'static,
-        SV: Send + 'static,
+        SK: Hash + Eq + Serialize + DeserializeOwned + Send + 'static,
+        SV: Serialize + DeserializeOwned + Send + 'static,
         O: Data,
     {
         let main = self.keyed.hashed(&self.keyed.input);
@@ -306,8 +308,8 @@ where
     A: Data,
     K: Key,
     R: Data,
-    SK: Hash + Eq + Send + 'static,
-    SV: Send + 'static,
+    SK: Hash + Eq + Serialize + DeserializeOwned + Send + 'static,
+    SV: Serialize + DeserializeOwned + Send + 'static,
     O: Data,
     PE: FnMut(A, &BroadcastState<SK, SV>, &mut KeyedCoContext<'_, K>, &mut dyn Collector<O>)
         + Clone
@@ -347,8 +349,8 @@ where
     A: Data,
     K: Key,
     R: Data,
-    SK: Hash + Eq + Send + 'static,
-    SV: Send + 'static,
+    SK: Hash + Eq + Serialize + DeserializeOwned + Send + 'static,
+    SV: Serialize + DeserializeOwned + Send + 'static,
     O: Data,
     PE: FnMut(A, &BroadcastState<SK, SV>, &mut KeyedCoContext<'_, K>, &mut dyn Collector<O>) + Send + 'static,
     PB: FnMut(R, &mut BroadcastState<SK, SV>, &mut dyn Collector<O>) + Send + 'static,
@@ -366,11 +368,91 @@ where
         }
     }
 
+    fn initialize_state(&mut self, ctx: &TaskContext, state: OperatorSnapshot) -> Result<()> {
+        if let Some(bytes) = self.keyed.initialize(ctx, &state)? {
+            let entries: Vec<(SK, SV)> = decode(&bytes)?;
+            self.state.map = entries.into_iter().collect();
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, ctx: &TaskContext) {
+        self.keyed.open(ctx);
+    }
+
+    /// Keyed state and timers per key group; the broadcast state is copied into every key group
+    /// this subtask owns, so that whatever the parallelism on restore, every subtask gets it.
+    fn snapshot_state(&mut self, _checkpoint: CheckpointId) -> Result<OperatorSnapshot> {
+        let entries: Vec<(&SK, &SV)> = self.state.map.iter().collect();
+        let broadcast = encode(&entries)?;
+        self.keyed.snapshot(Some(&broadcast))
+    }
+
     fn process_event<C: Output<O>>(&mut self, event: StreamEvent, out: &mut C) -> Option<StreamEvent> {
         if let StreamEvent::Watermark(w) = event {
             let (pt, state) = (&mut self.pt, &self.state);
             self.keyed.advance(w, |ts, ctx| pt(ts, state, ctx, out));
         }
         Some(event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpointing::testing::{check_restores, Ev};
+    use crate::checkpointing::Groups;
+
+    const MAX: u32 = 16;
+    type Rec = (String, i64);
+
+    #[test]
+    fn broadcast_state_reaches_every_subtask_after_a_restore() {
+        let make = || {
+            let pe = |r: Rec,
+                      rules: &BroadcastState<String, i64>,
+                      ctx: &mut KeyedCoContext<'_, String>,
+                      out: &mut dyn Collector<(String, i64, i64, usize)>| {
+                let factor = rules.get("factor").copied().unwrap_or(1);
+                let mut n = ctx.value_state::<i64>("n");
+                let total = n.value().copied().unwrap_or(0) + r.1 * factor;
+                n.update(total);
+                out.collect((r.0, r.1, total, rules.len()));
+            };
+            let pb =
+                |rule: (String, i64), rules: &mut BroadcastState<String, i64>, _: &mut dyn Collector<_>| {
+                    rules.put(rule.0, rule.1);
+                };
+            BroadcastOp {
+                key: KeyFn::Owned(Arc::new(|r: &Rec| r.0.clone())),
+                pe,
+                pb,
+                pt: no_timer,
+                state: BroadcastState { map: HashMap::new() },
+                keyed: KeyedRuntime::default(),
+                _t: PhantomData,
+            }
+        };
+        let mut events: Vec<Ev<Either<Rec, Rec>>> = Vec::new();
+        for i in 0..120i64 {
+            if i % 10 == 0 {
+                events.push(Ev::All(Either::Right(("factor".into(), i / 10 + 1)), None));
+                events.push(Ev::All(Either::Right((format!("rule{i}"), i)), None));
+            }
+            events.push(Ev::Rec(Either::Left((format!("k{}", i % 9), i)), None));
+            if i % 13 == 12 {
+                events.push(Ev::Restore(0));
+            }
+        }
+        let g = Groups {
+            max: MAX,
+            ..Groups::default()
+        };
+        let group = move |e: &Either<Rec, Rec>| match e {
+            Either::Left(r) => Some(g.group_of(&r.0)),
+            Either::Right(_) => None,
+        };
+        let got = check_restores(&make, &group, &events, MAX);
+        assert!(got.iter().any(|o| o.3 == 13), "every rule kept");
     }
 }

@@ -8,16 +8,18 @@
 //! event-time timers, the machinery the broadcast-state pattern shares
 //! ([`KeyedCoContext`]).
 
+use crate::checkpointing::{self, Groups};
 use crate::keyed::{KeyFn, KeyedStream};
 use crate::ops::join::Either;
-use crate::ops::keyed_process::{KeyedContext, SideMap, TimerService};
+use crate::ops::keyed_process::{restore_keyed, snapshot_keyed, KeyedContext, SideMap, TimerService};
 use crate::state::KeyedStateStore;
 use crate::stream::DataStream;
 use spate_graph::Partitioning;
+use spate_runtime::checkpoint::{CheckpointId, OperatorSnapshot};
 use spate_runtime::operator::Operator;
 use spate_runtime::record_writer::Partitioner;
 use spate_runtime::time::{current_timestamp_raw, set_current_timestamp, StreamEvent};
-use spate_runtime::{Collector, Data, Key, Output};
+use spate_runtime::{Collector, Data, Key, Output, Result, TaskContext};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -224,23 +226,52 @@ pub(crate) struct KeyedRuntime<K> {
     timers: TimerService<K>,
     watermark: i64,
     side: SideMap,
+    groups: Groups,
 }
 
 impl<K> Default for KeyedRuntime<K> {
     fn default() -> Self {
+        let groups = Groups::default();
         KeyedRuntime {
-            store: KeyedStateStore::new(DEFAULT_KEY_GROUPS),
+            store: KeyedStateStore::new(groups.max),
             timers: TimerService::default(),
             watermark: i64::MIN,
             side: SideMap::default(),
+            groups,
         }
     }
 }
 
-/// Key groups of two-input operators' state (the default `pipeline.max-parallelism`).
-const DEFAULT_KEY_GROUPS: u32 = 128;
-
 impl<K: Key> KeyedRuntime<K> {
+    /// Takes the subtask's key groups from `ctx` (before the first record).
+    pub(crate) fn open(&mut self, ctx: &TaskContext) {
+        self.groups = Groups::of(ctx);
+        if self.store.max_parallelism() != self.groups.max {
+            self.store = KeyedStateStore::new(self.groups.max);
+        }
+    }
+
+    /// Restores keyed state, timers and watermark from a checkpoint (before [`open`](Self::open));
+    /// returns the broadcast state copy, if the snapshot has one.
+    pub(crate) fn initialize(
+        &mut self,
+        ctx: &TaskContext,
+        state: &OperatorSnapshot,
+    ) -> Result<Option<Vec<u8>>> {
+        self.groups = Groups::of(ctx);
+        self.store = KeyedStateStore::new(self.groups.max);
+        self.timers = TimerService::default();
+        let (watermark, broadcast) = restore_keyed(state, &mut self.store, &mut self.timers)?;
+        self.watermark = watermark.unwrap_or(i64::MIN);
+        Ok(broadcast)
+    }
+
+    /// Keyed state, timers and watermark per key group, each group with `broadcast` if given.
+    pub(crate) fn snapshot(&self, broadcast: Option<&[u8]>) -> Result<OperatorSnapshot> {
+        let keyed = snapshot_keyed(&self.groups, &self.store, &self.timers, self.watermark, broadcast)?;
+        Ok(checkpointing::keyed(keyed))
+    }
+
     /// The context for a record of `key`.
     pub(crate) fn context<'a>(&'a mut self, key: &'a K) -> KeyedCoContext<'a, K> {
         KeyedContext::new(
@@ -321,6 +352,18 @@ where
                 self.f.process_element2(b, &mut self.keyed.context(&key), out);
             }
         }
+    }
+
+    fn initialize_state(&mut self, ctx: &TaskContext, state: OperatorSnapshot) -> Result<()> {
+        self.keyed.initialize(ctx, &state).map(|_| ())
+    }
+
+    fn open(&mut self, ctx: &TaskContext) {
+        self.keyed.open(ctx);
+    }
+
+    fn snapshot_state(&mut self, _checkpoint: CheckpointId) -> Result<OperatorSnapshot> {
+        self.keyed.snapshot(None)
     }
 
     fn process_event<C: Output<O>>(&mut self, event: StreamEvent, out: &mut C) -> Option<StreamEvent> {
@@ -414,4 +457,82 @@ fn tag<X: Data, E: Data>(
         }
     };
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpointing::testing::{check_restores, Ev};
+
+    const MAX: u32 = 16;
+    type Rec = (String, i64);
+
+    #[derive(Clone)]
+    struct Sums;
+
+    impl KeyedCoProcessFunction<String, Rec, Rec, (String, i64, i64, i64)> for Sums {
+        fn process_element1(
+            &mut self,
+            r: Rec,
+            ctx: &mut KeyedCoContext<'_, String>,
+            out: &mut dyn Collector<(String, i64, i64, i64)>,
+        ) {
+            let mut l = ctx.value_state::<i64>("left");
+            let v = l.value().copied().unwrap_or(0) + r.1;
+            l.update(v);
+            out.collect((r.0, r.1, v, ctx.current_watermark()));
+            ctx.register_event_time_timer(r.1 + 30);
+        }
+        fn process_element2(
+            &mut self,
+            r: Rec,
+            ctx: &mut KeyedCoContext<'_, String>,
+            _: &mut dyn Collector<(String, i64, i64, i64)>,
+        ) {
+            ctx.list_state::<i64>("right").add(r.1);
+            ctx.register_processing_time_timer(1_000 + r.1);
+        }
+        fn on_timer(
+            &mut self,
+            t: i64,
+            ctx: &mut KeyedCoContext<'_, String>,
+            out: &mut dyn Collector<(String, i64, i64, i64)>,
+        ) {
+            let key = ctx.key().clone();
+            let l = ctx.value_state::<i64>("left").value().copied().unwrap_or(0);
+            let r: i64 = ctx.list_state::<i64>("right").get().iter().sum();
+            out.collect((key, t, l, r));
+        }
+    }
+
+    #[test]
+    fn co_process_state_and_timers_restore_at_any_parallelism() {
+        let make = || CoProcessOp {
+            k1: KeyFn::Owned(Arc::new(|r: &Rec| r.0.clone())),
+            k2: KeyFn::Owned(Arc::new(|r: &Rec| r.0.clone())),
+            f: Sums,
+            keyed: KeyedRuntime::default(),
+            _t: PhantomData,
+        };
+        let events: Vec<Ev<Either<Rec, Rec>>> = crate::ops::keyed_process::tests::keyed_events(150, 7)
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| match e {
+                Ev::Rec(r, ts) if i % 3 == 0 => Ev::Rec(Either::Right(r), ts),
+                Ev::Rec(r, ts) => Ev::Rec(Either::Left(r), ts),
+                Ev::Wm(w) => Ev::Wm(w),
+                Ev::Proc(t) => Ev::Proc(t),
+                Ev::Restore(p) => Ev::Restore(p),
+                Ev::All(r, ts) => Ev::All(Either::Left(r), ts),
+            })
+            .collect();
+        let g = Groups {
+            max: MAX,
+            ..Groups::default()
+        };
+        let group = move |e: &Either<Rec, Rec>| match e {
+            Either::Left(r) | Either::Right(r) => Some(g.group_of(&r.0)),
+        };
+        check_restores(&make, &group, &events, MAX);
+    }
 }

@@ -1,9 +1,12 @@
+use crate::checkpointing::{self, decode_entries, push, Groups};
 use crate::keyed::KeyFn;
 use crate::stream::DataStream;
 use rustc_hash::FxHashSet;
 use spate_common::config::keys;
+use spate_runtime::checkpoint::{CheckpointId, OperatorSnapshot};
 use spate_runtime::operator::Operator;
-use spate_runtime::{Data, Key, Output, TaskContext};
+use spate_runtime::{Data, Key, Output, Result, TaskContext};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Emits the first record of every key it has not seen. As a batch pre-step before the exchange
@@ -13,10 +16,25 @@ struct DistinctOp<T, K> {
     key: KeyFn<T, K>,
     seen: FxHashSet<K>,
     max_keys: usize,
+    groups: Groups,
 }
 
 impl<T: Data, K: Key> Operator<T, T> for DistinctOp<T, K> {
+    /// State: per key group, the keys seen.
+    fn initialize_state(&mut self, _ctx: &TaskContext, state: OperatorSnapshot) -> Result<()> {
+        let (_, keys) = decode_entries::<K>(&state)?;
+        self.seen.extend(keys);
+        Ok(())
+    }
+    fn snapshot_state(&mut self, _checkpoint: CheckpointId) -> Result<OperatorSnapshot> {
+        let mut by_group = BTreeMap::new();
+        for k in &self.seen {
+            push(&mut by_group, self.groups.group_of(k), k);
+        }
+        Ok(checkpointing::keyed(self.groups.encode(by_group, None)?))
+    }
     fn open(&mut self, ctx: &TaskContext) {
+        self.groups = Groups::of(ctx);
         if self.max_keys != usize::MAX {
             self.max_keys = ctx.config.get(&keys::COMBINER_MAX_KEYS) as usize;
         }
@@ -64,6 +82,7 @@ impl<T: Data> DataStream<T> {
             key: k1.clone(),
             seen: FxHashSet::default(),
             max_keys: 0,
+            groups: Groups::default(),
         });
         local.env.state.borrow_mut().graph.node_mut(local.id).batch_only = true;
         let keyed = crate::keyed::KeyedStream {
@@ -76,6 +95,36 @@ impl<T: Data> DataStream<T> {
                 key: key.clone(),
                 seen: FxHashSet::default(),
                 max_keys: usize::MAX,
+                groups: Groups::default(),
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpointing::testing::{check_restores, Ev};
+
+    #[test]
+    fn seen_keys_restore_at_any_parallelism() {
+        let g = Groups {
+            max: 8,
+            ..Groups::default()
+        };
+        let make = || DistinctOp {
+            key: KeyFn::Owned(Arc::new(|r: &(u8, u32)| r.0)),
+            seen: FxHashSet::default(),
+            max_keys: usize::MAX,
+            groups: Groups::default(),
+        };
+        let mut events = Vec::new();
+        for i in 0..60u32 {
+            events.push(Ev::Rec(((i * i % 17) as u8, i), None));
+            if i % 7 == 3 {
+                events.push(Ev::Restore(0));
+            }
+        }
+        let got = check_restores(&make, &|r: &(u8, u32)| Some(g.group_of(&r.0)), &events, 8);
+        assert_eq!(got.len(), 9, "{got:?}");
     }
 }

@@ -1,9 +1,12 @@
+use crate::checkpointing::{self, decode_entries, push, Groups};
 use crate::keyed::KeyFn;
 use crate::stream::DataStream;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
+use spate_runtime::checkpoint::{CheckpointId, OperatorSnapshot};
 use spate_runtime::operator::Operator;
-use spate_runtime::{Collector, Data, Key, Output};
+use spate_runtime::{Collector, Data, Key, Output, Result, TaskContext};
+use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -21,6 +24,7 @@ struct CoGroupOp<L, R, K, O, F> {
     kr: KeyFn<R, K>,
     f: F,
     groups: FxHashMap<K, (Vec<L>, Vec<R>)>,
+    key_groups: Groups,
     _o: PhantomData<fn() -> O>,
 }
 
@@ -32,6 +36,26 @@ where
     O: Data,
     F: FnMut(&K, Vec<L>, Vec<R>, &mut dyn Collector<O>) + Send + 'static,
 {
+    fn open(&mut self, ctx: &TaskContext) {
+        self.key_groups = Groups::of(ctx);
+    }
+    /// State (streaming mode, bounded input): per key group, `(key, left records, right records)`.
+    fn initialize_state(&mut self, _ctx: &TaskContext, state: OperatorSnapshot) -> Result<()> {
+        let (_, entries) = decode_entries::<(K, Vec<L>, Vec<R>)>(&state)?;
+        for (k, ls, rs) in entries {
+            let g = self.groups.entry(k).or_default();
+            g.0.extend(ls);
+            g.1.extend(rs);
+        }
+        Ok(())
+    }
+    fn snapshot_state(&mut self, _checkpoint: CheckpointId) -> Result<OperatorSnapshot> {
+        let mut by_group = BTreeMap::new();
+        for (k, (ls, rs)) in &self.groups {
+            push(&mut by_group, self.key_groups.group_of(k), (k, ls, rs));
+        }
+        Ok(checkpointing::keyed(self.key_groups.encode(by_group, None)?))
+    }
     fn process<C: Output<O>>(&mut self, record: Either<L, R>, _out: &mut C) {
         match record {
             Either::Left(l) => {
@@ -102,6 +126,7 @@ impl<L: Data> DataStream<L> {
                 kr: KeyFn::Owned(kr.clone()),
                 f: f.clone(),
                 groups: FxHashMap::default(),
+                key_groups: Groups::default(),
                 _o: PhantomData,
             })
             .needs_bounded_input()
@@ -213,5 +238,55 @@ impl<L: Data> DataStream<L> {
         let out = plain.map(f).name(name);
         out.env.state.borrow_mut().inherits.push((out.id, self.id));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpointing::testing::{check_restores, Ev};
+
+    #[test]
+    fn co_groups_restore_at_any_parallelism() {
+        type Rec = (u8, u32);
+        let g = Groups {
+            max: 8,
+            ..Groups::default()
+        };
+        let make = || CoGroupOp {
+            kl: KeyFn::Owned(Arc::new(|r: &Rec| r.0)),
+            kr: KeyFn::Owned(Arc::new(|r: &Rec| r.0)),
+            f: |k: &u8,
+                mut l: Vec<Rec>,
+                mut r: Vec<Rec>,
+                out: &mut dyn Collector<(u8, Vec<Rec>, Vec<Rec>)>| {
+                l.sort();
+                r.sort();
+                out.collect((*k, l, r))
+            },
+            groups: FxHashMap::default(),
+            key_groups: Groups::default(),
+            _o: PhantomData,
+        };
+        let mut events = Vec::new();
+        for i in 0..80u32 {
+            let r = ((i % 9) as u8, i);
+            events.push(Ev::Rec(
+                if i % 4 == 0 {
+                    Either::Right(r)
+                } else {
+                    Either::Left(r)
+                },
+                None,
+            ));
+            if i % 11 == 3 {
+                events.push(Ev::Restore(0));
+            }
+        }
+        let group = move |e: &Either<Rec, Rec>| match e {
+            Either::Left(r) | Either::Right(r) => Some(g.group_of(&r.0)),
+        };
+        let got = check_restores(&make, &group, &events, 8);
+        assert_eq!(got.len(), 9);
     }
 }

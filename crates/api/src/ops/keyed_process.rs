@@ -1,11 +1,14 @@
 //! Per-key processing with keyed state and timers (Flink's `KeyedProcessFunction`).
 
+use crate::checkpointing::{self, decode_groups, push, Groups};
 use crate::keyed::{KeyFn, KeyedStream};
 use crate::ops::aggregate::AggregateFunction;
 use crate::side_output::{DeclaredOutput, OutputTag};
 use crate::state::{AggregatingState, KeyedStateStore, ListState, MapState, ReducingState, Slot, ValueState};
 use crate::stream::DataStream;
 use rustc_hash::{FxHashMap, FxHashSet};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use spate_runtime::checkpoint::{CheckpointId, OperatorSnapshot};
 use spate_runtime::failure;
 use spate_runtime::operator::Operator;
 use spate_runtime::operator::{SideOutput, SideOutputs};
@@ -47,6 +50,15 @@ impl<K: Key> TimerService<K> {
 
     pub(crate) fn delete(&mut self, key: &K, time: i64, event_time: bool) {
         self.live.remove(&(key.clone(), time, event_time));
+    }
+
+    /// Every live timer as `(key, time, event time?)`, by key group.
+    pub(crate) fn by_group(&self, groups: &Groups) -> BTreeMap<u32, Vec<(&K, i64, bool)>> {
+        let mut out = BTreeMap::new();
+        for (k, t, e) in &self.live {
+            push(&mut out, groups.group_of(k), (k, *t, *e));
+        }
+        out
     }
 
     /// The earliest live timer at or before `until`, removed.
@@ -211,11 +223,15 @@ impl<'a, K: Key> KeyedContext<'a, K> {
     }
 
     /// The aggregating state named `name`, aggregating with `agg`.
-    pub fn aggregating_state<'s, T, Acc: Send + 'static, O, A: AggregateFunction<T, Acc, O>>(
+    pub fn aggregating_state<'s, T, Acc, O, A>(
         &'s mut self,
         name: &str,
         agg: &'s A,
-    ) -> AggregatingState<'s, K, Acc, A> {
+    ) -> AggregatingState<'s, K, Acc, A>
+    where
+        Acc: Serialize + DeserializeOwned + Send + 'static,
+        A: AggregateFunction<T, Acc, O>,
+    {
         AggregatingState(Slot::open(self.store, self.key, name, None), agg)
     }
 }
@@ -250,7 +266,70 @@ struct KeyedProcessOp<T, K, O, F> {
     store: KeyedStateStore<K>,
     timers: TimerService<K>,
     watermark: i64,
+    groups: Groups,
     _o: PhantomData<fn(T) -> O>,
+}
+
+/// What a keyed operator with a [`KeyedStateStore`] and timers writes per key group: every
+/// named state's entries, the group's timers and, for the broadcast state pattern, a copy of the
+/// broadcast state (the same in every group of a subtask, so every future subtask gets one).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct KeyedGroup<K> {
+    pub states: Vec<(String, Vec<u8>)>,
+    pub timers: Vec<(K, i64, bool)>,
+    pub broadcast: Option<Vec<u8>>,
+}
+
+/// Snapshots a keyed state store and its timers per key group (every owned group, with the
+/// watermark), each group with `broadcast` if given.
+pub(crate) fn snapshot_keyed<K: Key>(
+    groups: &Groups,
+    store: &KeyedStateStore<K>,
+    timers: &TimerService<K>,
+    watermark: i64,
+    broadcast: Option<&[u8]>,
+) -> spate_runtime::Result<Vec<(u32, Vec<u8>)>> {
+    let mut timers = timers.by_group(groups);
+    let mut all: BTreeMap<u32, Vec<KeyedGroup<&K>>> = BTreeMap::new();
+    // Every group the subtask owns (for the watermark and the broadcast copy), and any other
+    // that holds something.
+    for g in 0..groups.max {
+        let states = store.snapshot_group(g)?;
+        let timers = timers.remove(&g).unwrap_or_default();
+        if groups.owns(g) || !states.is_empty() || !timers.is_empty() {
+            let entry = KeyedGroup {
+                states,
+                timers,
+                broadcast: broadcast.map(<[u8]>::to_vec),
+            };
+            all.insert(g, vec![entry]);
+        }
+    }
+    groups.encode(all, Some(watermark))
+}
+
+/// Restores what [`snapshot_keyed`] wrote; returns the restored watermark and the broadcast
+/// state of the lowest key group that has one.
+pub(crate) fn restore_keyed<K: Key>(
+    state: &OperatorSnapshot,
+    store: &mut KeyedStateStore<K>,
+    timers: &mut TimerService<K>,
+) -> spate_runtime::Result<(Option<i64>, Option<Vec<u8>>)> {
+    let (watermark, mut groups) = decode_groups::<KeyedGroup<K>>(state)?;
+    groups.sort_by_key(|(g, _)| *g);
+    let mut broadcast = None;
+    for (g, entries) in groups {
+        for e in entries {
+            store.restore_group(g, e.states)?;
+            for (k, t, event_time) in e.timers {
+                timers.register(&k, t, event_time);
+            }
+            if broadcast.is_none() {
+                broadcast = e.broadcast;
+            }
+        }
+    }
+    Ok((watermark, broadcast))
 }
 
 impl<T: Data, K: Key, O: Data, F: KeyedProcessFunction<K, T, O>> KeyedProcessOp<T, K, O, F> {
@@ -283,8 +362,24 @@ impl<T: Data, K: Key, O: Data, F: KeyedProcessFunction<K, T, O>> Operator<T, O>
         }
     }
 
+    fn initialize_state(&mut self, ctx: &TaskContext, state: OperatorSnapshot) -> spate_runtime::Result<()> {
+        self.groups = Groups::of(ctx);
+        self.store = KeyedStateStore::new(self.groups.max);
+        let (watermark, _) = restore_keyed(&state, &mut self.store, &mut self.timers)?;
+        self.watermark = watermark.unwrap_or(i64::MIN);
+        Ok(())
+    }
+
     fn open(&mut self, ctx: &TaskContext) {
-        self.store = KeyedStateStore::new(ctx.max_parallelism);
+        self.groups = Groups::of(ctx);
+        if self.store.max_parallelism() != self.groups.max {
+            self.store = KeyedStateStore::new(self.groups.max);
+        }
+    }
+
+    fn snapshot_state(&mut self, _checkpoint: CheckpointId) -> spate_runtime::Result<OperatorSnapshot> {
+        let keyed = snapshot_keyed(&self.groups, &self.store, &self.timers, self.watermark, None)?;
+        Ok(checkpointing::keyed(keyed))
     }
 
     fn process<C: Output<O>>(&mut self, record: T, out: &mut C) {
@@ -366,7 +461,120 @@ impl<T: Data, K: Key> KeyedStream<T, K> {
                 store: KeyedStateStore::new(1),
                 timers: TimerService::default(),
                 watermark: i64::MIN,
+                groups: Groups::default(),
                 _o: PhantomData,
             })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::checkpointing::testing::{check_restores, Ev};
+    use std::sync::Arc;
+
+    const MAX: u32 = 16;
+    type Rec = (String, i64);
+
+    /// Keeps a count, a sum, a list and a map per key; an event-time timer 40 ms after each
+    /// record and a processing-time timer per key report them. The map is declared only by the
+    /// timers, so after a restore its bytes wait until a timer fires.
+    #[derive(Clone)]
+    struct Tracker;
+
+    impl KeyedProcessFunction<String, Rec, (String, i64, String)> for Tracker {
+        fn process_element(
+            &mut self,
+            r: Rec,
+            ctx: &mut KeyedContext<'_, String>,
+            out: &mut dyn Collector<(String, i64, String)>,
+        ) {
+            let mut n = ctx.value_state::<u64>("n");
+            let count = n.value().copied().unwrap_or(0) + 1;
+            n.update(count);
+            let mut sum = ctx.reducing_state("sum", |a: i64, b: i64| a + b);
+            sum.add(r.1);
+            ctx.list_state::<i64>("items").add(r.1);
+            let wm = ctx.current_watermark();
+            out.collect((r.0.clone(), r.1, format!("count {count} watermark {wm}")));
+            ctx.register_event_time_timer(r.1 + 40);
+            if count % 3 == 0 {
+                ctx.register_processing_time_timer(1_000 + r.1);
+            }
+            if count % 5 == 0 {
+                ctx.delete_event_time_timer(r.1 + 40);
+            }
+        }
+
+        fn on_timer(
+            &mut self,
+            t: i64,
+            ctx: &mut KeyedContext<'_, String>,
+            out: &mut dyn Collector<(String, i64, String)>,
+        ) {
+            let key = ctx.key().clone();
+            let sum = ctx.reducing_state("sum", |a: i64, b: i64| a + b).get().copied();
+            let items = ctx.list_state::<i64>("items").get().len();
+            let mut fired = ctx.map_state::<i64, u32>("fired");
+            let times = fired.get(&t).copied().unwrap_or(0) + 1;
+            fired.put(t, times);
+            let wm = ctx.current_watermark();
+            out.collect((
+                key,
+                t,
+                format!("sum {sum:?} items {items} times {times} wm>=t {}", wm >= t),
+            ));
+        }
+    }
+
+    fn make() -> KeyedProcessOp<Rec, String, (String, i64, String), Tracker> {
+        KeyedProcessOp {
+            key: KeyFn::Owned(Arc::new(|r: &Rec| r.0.clone())),
+            f: Tracker,
+            declared: Vec::new(),
+            side: SideMap::default(),
+            store: KeyedStateStore::new(1),
+            timers: TimerService::default(),
+            watermark: i64::MIN,
+            groups: Groups::default(),
+            _o: PhantomData,
+        }
+    }
+
+    pub(crate) fn keyed_events(n: i64, restore_every: i64) -> Vec<Ev<Rec>> {
+        let mut events = Vec::new();
+        for i in 0..n {
+            let ts = i * 10 + (i * 7) % 13;
+            events.push(Ev::Rec((format!("k{}", (i * 5 + i / 3) % 7), ts), Some(ts)));
+            if i % 4 == 3 {
+                events.push(Ev::Wm(ts - 20));
+            }
+            if i % 9 == 8 {
+                events.push(Ev::Proc(1_000 + ts - 30));
+            }
+            if i % restore_every == restore_every - 1 {
+                events.push(Ev::Restore(0));
+            }
+        }
+        events.push(Ev::Wm(i64::MAX));
+        events.push(Ev::Proc(i64::MAX));
+        events
+    }
+
+    #[test]
+    fn keyed_state_and_timers_restore_at_any_parallelism() {
+        let g = Groups {
+            max: MAX,
+            ..Groups::default()
+        };
+        for every in [4, 11, 30] {
+            let got = check_restores(
+                &make,
+                &|r: &Rec| Some(g.group_of(&r.0)),
+                &keyed_events(120, every),
+                MAX,
+            );
+            assert!(got.iter().any(|o| o.2.contains("times 1")));
+        }
     }
 }

@@ -1,12 +1,13 @@
 use super::assigner::TimeWindow;
 use crate::ops::aggregate::AggregateFunction;
+use serde::{de::DeserializeOwned, Serialize};
 use spate_runtime::{Collector, Data};
 use std::marker::PhantomData;
 
 /// What a window computes: an accumulator per window, and what is emitted when it fires.
 pub trait WindowFn<T, K>: Send + 'static {
-    /// Per-window state.
-    type Acc: Send + 'static;
+    /// Per-window state (written to checkpoints).
+    type Acc: Serialize + DeserializeOwned + Send + 'static;
     /// Emitted records.
     type Out: Data;
     /// A fresh accumulator.
@@ -61,7 +62,7 @@ pub struct AggregateWindow<A, Acc, O, G> {
 impl<T, K, A, Acc, O, R, G> WindowFn<T, K> for AggregateWindow<A, Acc, O, G>
 where
     A: AggregateFunction<T, Acc, O>,
-    Acc: Send + 'static,
+    Acc: Serialize + DeserializeOwned + Send + 'static,
     O: 'static,
     R: Data,
     G: FnMut(&K, &TimeWindow, O) -> R + Send + 'static,

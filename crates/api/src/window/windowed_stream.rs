@@ -7,6 +7,7 @@ use crate::ops::aggregate::AggregateFunction;
 use crate::side_output::OutputTag;
 use crate::stream::DataStream;
 use rustc_hash::FxHashMap;
+use serde::{de::DeserializeOwned, Serialize};
 use spate_runtime::{Collector, Data, Key};
 use std::marker::PhantomData;
 use std::time::Duration;
@@ -143,6 +144,7 @@ impl<T: Data, K: Key> WindowedStream<T, K> {
                 slide,
                 f: make(),
                 state: FxHashMap::default(),
+                groups: Default::default(),
             }),
         };
         if self.all {
@@ -161,7 +163,7 @@ impl<T: Data, K: Key> WindowedStream<T, K> {
     }
 
     /// Aggregates each window incrementally; emits the result.
-    pub fn aggregate<Acc: Send + 'static, O: Data>(
+    pub fn aggregate<Acc: Serialize + DeserializeOwned + Send + 'static, O: Data>(
         self,
         agg: impl AggregateFunction<T, Acc, O>,
     ) -> DataStream<O> {
@@ -170,7 +172,7 @@ impl<T: Data, K: Key> WindowedStream<T, K> {
 
     /// Aggregates each window incrementally; `result` builds the output from the key, the window
     /// and the aggregate (Flink's `aggregate(aggFunction, windowFunction)`).
-    pub fn aggregate_with<Acc: Send + 'static, O: 'static, R: Data>(
+    pub fn aggregate_with<Acc: Serialize + DeserializeOwned + Send + 'static, O: 'static, R: Data>(
         self,
         agg: impl AggregateFunction<T, Acc, O>,
         result: impl FnMut(&K, &TimeWindow, O) -> R + Clone + Send + Sync + 'static,
