@@ -3,10 +3,17 @@ use spate_runtime::source::{
     Boundedness, QueueEnumerator, ReadStatus, Source, SourceReader, SplitEnumerator,
 };
 use spate_runtime::{Collector, Data, Result, TaskContext};
+use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::Arc;
 
+/// Records emitted per `poll_next`.
+const RECORDS_PER_POLL: usize = 1024;
+
 /// Reads an in-memory vector; each split is a range of indexes.
+///
+/// Checkpoints: a reader's splits are the index ranges it has not emitted yet, so a restored
+/// job (whose program builds the same vector again) goes on after the last record emitted.
 pub struct CollectionSource<T> {
     data: Arc<Vec<T>>,
 }
@@ -18,8 +25,8 @@ impl<T> CollectionSource<T> {
     }
 }
 
-/// A range of indexes.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// A range of indexes (in a checkpoint: the indexes not emitted yet).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexRange(pub Range<usize>);
 
 /// Splits `0..len` into at most `parts` contiguous ranges of nearly equal size.
@@ -49,39 +56,51 @@ impl<T: Data + Sync> Source<T> for CollectionSource<T> {
     fn create_reader(&self, _ctx: &TaskContext) -> Result<Box<dyn SourceReader<T, IndexRange>>> {
         Ok(Box::new(CollectionReader {
             data: self.data.clone(),
-            current: 0..0,
+            splits: VecDeque::new(),
+            per_poll: RECORDS_PER_POLL,
         }))
     }
 }
 
 struct CollectionReader<T> {
     data: Arc<Vec<T>>,
-    current: Range<usize>,
+    /// The ranges to read, the current one first (its start advances as records go out).
+    splits: VecDeque<Range<usize>>,
+    per_poll: usize,
 }
 
 impl<T: Data + Sync> SourceReader<T, IndexRange> for CollectionReader<T> {
     fn add_split(&mut self, split: IndexRange) -> Result<()> {
-        self.current = split.0;
+        if split.0.start < split.0.end {
+            self.splits.push_back(split.0);
+        }
         Ok(())
     }
     fn poll_next(&mut self, out: &mut dyn Collector<T>) -> Result<ReadStatus> {
-        if self.current.is_empty() {
+        let Some(current) = self.splits.front_mut() else {
             return Ok(ReadStatus::NeedSplit);
-        }
-        let end = self.current.end.min(self.current.start + 1024);
-        for i in self.current.start..end {
+        };
+        let end = current.end.min(current.start + self.per_poll);
+        for i in current.start..end {
             if let Some(r) = self.data.get(i) {
                 out.collect(r.clone());
             }
         }
-        self.current.start = end;
+        current.start = end;
+        if current.start >= current.end {
+            self.splits.pop_front();
+        }
         Ok(ReadStatus::MoreAvailable)
+    }
+    fn snapshot_state(&mut self) -> Result<Vec<IndexRange>> {
+        Ok(self.splits.iter().cloned().map(IndexRange).collect())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resume_tests::{check_resume, read_uninterrupted};
 
     #[test]
     fn split_range_covers_everything_once() {
@@ -91,5 +110,21 @@ mod tests {
             assert_eq!(covered, (0..len).collect::<Vec<_>>());
             assert!(r.len() <= parts);
         }
+    }
+
+    #[test]
+    fn a_restored_reader_goes_on_after_the_last_record() {
+        let source = CollectionSource::new((0..50).collect::<Vec<u32>>());
+        let data = source.data.clone();
+        let reader = || -> Box<dyn SourceReader<u32, IndexRange>> {
+            Box::new(CollectionReader {
+                data: data.clone(),
+                splits: VecDeque::new(),
+                per_poll: 4,
+            })
+        };
+        let expected = read_uninterrupted(&source, 3, &reader);
+        assert_eq!(expected, (0..50).collect::<Vec<_>>());
+        check_resume(&source, 3, &reader, &expected);
     }
 }

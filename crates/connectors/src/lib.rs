@@ -7,6 +7,13 @@
 //!
 //! Sinks: [`print`] (standard output), [`collect`] (back to the program that ran the job) and
 //! [`text_sink`] (one part file per subtask).
+//!
+//! Checkpoints: every source's reader snapshots the splits it holds with its progress (the next
+//! unread line's offset, the next row of a row group, the records an iterator emitted, ...) and
+//! every enumerator the splits it has not handed out, so a job restored from a checkpoint reads
+//! each record exactly once. The file sinks ([`text_sink`] and those of [`hdfs`]) are
+//! exactly-once in streaming jobs with checkpoints: two-phase commit of hidden part files (see
+//! [`hdfs::part_files`]).
 
 /// Records collected back into the calling program.
 pub mod collect;
@@ -22,6 +29,8 @@ pub mod iterator;
 pub mod lines;
 /// Printing to standard output.
 pub mod print;
+#[cfg(test)]
+mod resume_tests;
 /// A source over a range of numbers.
 pub mod sequence;
 /// Text file source with byte-range splits.

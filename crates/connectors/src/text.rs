@@ -4,15 +4,22 @@
 //! file into byte ranges. A line belongs to the range that holds its first byte: a reader whose
 //! range starts inside a line skips to the next line start, and it reads past its range's end to
 //! finish its last line. So every line is read exactly once, however the ranges fall.
+//!
+//! Checkpoints: a reader's split in a checkpoint starts at the next unread line (the byte after
+//! the last line emitted), so the same rule makes a restored reader go on with exactly that line.
 
 use serde::{Deserialize, Serialize};
 use spate_runtime::source::{
     Boundedness, QueueEnumerator, ReadStatus, Source, SourceReader, SplitEnumerator,
 };
 use spate_runtime::{Collector, Error, Result, TaskContext};
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+
+/// Lines emitted per `poll_next`.
+const LINES_PER_POLL: usize = 1024;
 
 /// Smallest split: below this, more splits cost more than they balance.
 const MIN_SPLIT: u64 = 1 << 20;
@@ -41,7 +48,7 @@ impl TextFileSource {
     }
 }
 
-/// A byte range of one file.
+/// A byte range of one file (in a checkpoint: from the next unread line).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileSplit {
     /// The file.
@@ -129,10 +136,7 @@ impl Source<String> for TextFileSource {
         Ok(Box::new(QueueEnumerator::new(make_splits(&files, size))))
     }
     fn create_reader(&self, _ctx: &TaskContext) -> Result<Box<dyn SourceReader<String, FileSplit>>> {
-        Ok(Box::new(TextReader {
-            current: None,
-            buf: Vec::new(),
-        }))
+        Ok(Box::new(TextReader::new(LINES_PER_POLL)))
     }
 }
 
@@ -145,11 +149,23 @@ struct OpenSplit {
 
 struct TextReader {
     current: Option<OpenSplit>,
+    /// Splits added and not yet opened.
+    queued: VecDeque<FileSplit>,
     buf: Vec<u8>,
+    per_poll: usize,
 }
 
-impl SourceReader<String, FileSplit> for TextReader {
-    fn add_split(&mut self, split: FileSplit) -> Result<()> {
+impl TextReader {
+    fn new(per_poll: usize) -> Self {
+        TextReader {
+            current: None,
+            queued: VecDeque::new(),
+            buf: Vec::new(),
+            per_poll,
+        }
+    }
+
+    fn open(&mut self, split: FileSplit) -> Result<()> {
         let file = File::open(&split.path)
             .map_err(|e| Error::io(format!("cannot open {}", split.path.display()), e))?;
         let mut reader = BufReader::with_capacity(256 << 10, file);
@@ -172,12 +188,38 @@ impl SourceReader<String, FileSplit> for TextReader {
         });
         Ok(())
     }
+}
+
+impl SourceReader<String, FileSplit> for TextReader {
+    fn add_split(&mut self, split: FileSplit) -> Result<()> {
+        self.queued.push_back(split);
+        Ok(())
+    }
+
+    fn snapshot_state(&mut self) -> Result<Vec<FileSplit>> {
+        let current = self
+            .current
+            .as_ref()
+            .filter(|s| s.pos < s.end)
+            .map(|s| FileSplit {
+                path: s.path.clone(),
+                start: s.pos,
+                end: s.end,
+            });
+        Ok(current.into_iter().chain(self.queued.iter().cloned()).collect())
+    }
 
     fn poll_next(&mut self, out: &mut dyn Collector<String>) -> Result<ReadStatus> {
+        if self.current.is_none() {
+            let Some(split) = self.queued.pop_front() else {
+                return Ok(ReadStatus::NeedSplit);
+            };
+            self.open(split)?;
+        }
         let Some(s) = self.current.as_mut() else {
             return Ok(ReadStatus::NeedSplit);
         };
-        for _ in 0..1024 {
+        for _ in 0..self.per_poll {
             if s.pos >= s.end {
                 self.current = None;
                 return Ok(ReadStatus::MoreAvailable);
@@ -246,6 +288,27 @@ mod tests {
                 ["a", "", "b", "", "c"],
                 "split size {size}"
             );
+        }
+    }
+
+    #[test]
+    fn a_restored_reader_goes_on_with_the_next_line_at_any_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.txt");
+        std::fs::write(&path, "a\r\n\nbb\nccc\r\n\n\ndddd\ne\nlast").unwrap();
+        std::fs::write(dir.path().join("more.txt"), "x\ny\n").unwrap();
+        for per_poll in [1, 2] {
+            let reader =
+                || -> Box<dyn SourceReader<String, FileSplit>> { Box::new(TextReader::new(per_poll)) };
+            for size in [1, 2, 3, 5, 7, 100] {
+                let source = TextFileSource::new(dir.path()).with_split_size(size);
+                let expected = crate::resume_tests::read_uninterrupted(&source, 2, &reader);
+                assert_eq!(
+                    expected,
+                    ["a", "", "bb", "ccc", "", "", "dddd", "e", "last", "x", "y"]
+                );
+                crate::resume_tests::check_resume(&source, 2, &reader, &expected);
+            }
         }
     }
 

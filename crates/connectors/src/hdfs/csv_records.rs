@@ -22,6 +22,11 @@
 //! quote the field goes on unquoted), so both agree on where a record ends. A line break inside
 //! quotes is kept as written (`\n` or `\r\n`); the one ending the record is dropped. A quote still
 //! open at the end of the file is an error naming the file and the line the record starts on.
+//!
+//! **Checkpoints.** A reader's split in a checkpoint starts where its next record starts
+//! ([`SplitRecords::position`]): after a record's final line break, outside any quotes, in both
+//! formats. So a restored reader (a multi-line one too: it knows it starts at a record) goes on
+//! with exactly that record. Its errors then give the byte offset, not the line number.
 
 use super::csv_parse::CsvFormat;
 use super::line_reader::SplitLineReader;
@@ -144,6 +149,11 @@ impl SplitRecords {
         }
     }
 
+    /// The file offset where the next record starts (after the last one returned).
+    pub(crate) fn position(&self) -> u64 {
+        self.lines.position()
+    }
+
     /// Whether the split starts its file (so line numbers are the file's).
     pub(crate) fn at_file_start(&self) -> bool {
         self.split.start == 0
@@ -172,12 +182,7 @@ mod tests {
             data.as_bytes()[start.saturating_sub(1) as usize..].to_vec(),
         ));
         let lines = SplitLineReader::new(input, start, end, "mem://f.csv".into())?;
-        let split = FsSplit {
-            uri: "mem://f.csv".into(),
-            start,
-            end,
-            hosts: vec![],
-        };
+        let split = FsSplit::new("mem://f.csv", start, end, vec![]);
         let mut r = SplitRecords::new(lines, split, format);
         let mut out = Vec::new();
         while let Some(record) = r.next_record()? {

@@ -1,10 +1,11 @@
-//! CSV part files (`part-0000i.csv`) on any file system, visible only when the job succeeds (see
-//! [`super::part_files`]). Fields are quoted when they need it (a delimiter, a quote or a line
+//! CSV part files (`part-0000i.csv`) on any file system, visible only when committed (see
+//! [`super::part_files`]): when a batch job succeeds, or exactly-once at checkpoints in a streaming
+//! job with checkpoints (every part file then starts with the header). Fields are quoted when they need it (a delimiter, a quote or a line
 //! break inside), with quotes doubled; fields with line breaks read back with
 //! `CsvSource::with_multi_line`.
 
 use super::csv_parse::CsvFormat;
-use super::part_files::PartFiles;
+use super::part_files::{PartFiles, PartFormat, PartWriter, StagedPart};
 use spate_fs::FileWriter;
 use spate_runtime::sink::{Sink, SinkWriter};
 use spate_runtime::{Error, Result, TaskContext};
@@ -26,6 +27,39 @@ pub struct CsvSink<T> {
     fields: CsvFields<T>,
     format: CsvFormat,
     header: Option<Vec<String>>,
+}
+
+/// How records become CSV part files.
+struct CsvParts<T> {
+    fields: CsvFields<T>,
+    format: CsvFormat,
+    header: Option<Vec<String>>,
+}
+
+impl<T: Send + 'static> PartFormat<T> for CsvParts<T> {
+    type Part = csv::Writer<Box<dyn FileWriter>>;
+
+    fn open(&self, file: Box<dyn FileWriter>) -> Result<Self::Part> {
+        let mut out = csv::WriterBuilder::new()
+            .delimiter(self.format.delimiter)
+            .quote(self.format.quote)
+            .flexible(true)
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(file);
+        if let Some(header) = &self.header {
+            out.write_record(header).map_err(csv_error)?;
+        }
+        Ok(out)
+    }
+    fn write(&self, part: &mut Self::Part, record: T) -> Result<()> {
+        part.write_record((self.fields)(&record)).map_err(csv_error)
+    }
+    fn close(&self, part: Self::Part) -> Result<()> {
+        let file = part
+            .into_inner()
+            .map_err(|e| Error::io("cannot write", e.into_error()))?;
+        file.close().map_err(super::fs_error)
+    }
 }
 
 impl CsvSink<Vec<String>> {
@@ -72,55 +106,35 @@ impl<T: Send + 'static> Sink<T> for CsvSink<T> {
     }
 
     fn create_writer(&self, ctx: &TaskContext) -> Result<Box<dyn SinkWriter<T>>> {
-        let file = self.parts.create(ctx.subtask)?;
-        let mut out = csv::WriterBuilder::new()
-            .delimiter(self.format.delimiter)
-            .quote(self.format.quote)
-            .flexible(true)
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_writer(file);
-        if let Some(header) = &self.header {
-            out.write_record(header).map_err(csv_error)?;
-        }
-        Ok(Box::new(CsvWriter {
-            out: Some(out),
+        let parts = CsvParts {
             fields: self.fields.clone(),
-        }))
+            format: self.format.clone(),
+            header: self.header.clone(),
+        };
+        Ok(Box::new(PartWriter::new(
+            self.parts.clone(),
+            Arc::new(parts),
+            ctx,
+        )?))
     }
 
     fn finalize(&self, success: bool) -> Result<()> {
         self.parts.commit(success)
     }
+
+    fn commit(&self, committables: Vec<Vec<u8>>) -> Result<()> {
+        self.parts
+            .commit_staged(&StagedPart::decode_all(self.parts.uri(), &committables)?)
+    }
+
+    fn recover(&self, _parallelism: u32, committables: Vec<Vec<u8>>) -> Result<()> {
+        self.parts
+            .recover(&StagedPart::decode_all(self.parts.uri(), &committables)?)
+    }
 }
 
 fn csv_error(e: csv::Error) -> Error {
-    Error::Other(format!("cannot write a CSV part file: {e}"))
-}
-
-struct CsvWriter<T> {
-    /// `None` once finished.
-    out: Option<csv::Writer<Box<dyn FileWriter>>>,
-    fields: CsvFields<T>,
-}
-
-impl<T: Send> SinkWriter<T> for CsvWriter<T> {
-    fn write(&mut self, record: T) -> Result<()> {
-        let out = self
-            .out
-            .as_mut()
-            .ok_or_else(|| Error::Internal("CSV sink writer used after finish".into()))?;
-        out.write_record((self.fields)(&record)).map_err(csv_error)
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        let Some(out) = self.out.take() else {
-            return Ok(());
-        };
-        let file = out
-            .into_inner()
-            .map_err(|e| Error::io("cannot write a CSV part file", e.into_error()))?;
-        file.close().map_err(super::fs_error)
-    }
+    Error::Other(format!("cannot write a CSV record: {e}"))
 }
 
 #[cfg(test)]
@@ -129,6 +143,38 @@ mod tests {
     use crate::hdfs::CsvSource;
     use spate_graph::ExecutionMode;
     use spate_runtime::source::{ReadStatus, Source};
+
+    #[test]
+    fn with_checkpoints_only_committed_records_are_visible_each_file_with_its_header() {
+        use crate::hdfs::part_files::tests::{check_exactly_once, names};
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let sink = CsvSink::with_fields(format!("file://{}", out.display()), |n: &u32| {
+            vec![n.to_string(), format!("n,{n}")]
+        })
+        .with_header(["n", "name"]);
+        // Reads the records back (headers skipped), as the first field.
+        let read = |dir: &std::path::Path| -> Vec<String> {
+            let mut got = Vec::new();
+            for name in names(dir).iter().filter(|n| !n.starts_with('.')) {
+                let text = std::fs::read_to_string(dir.join(name)).unwrap();
+                assert!(text.starts_with("n,name\n"), "{name}: {text:?}");
+                got.extend(
+                    text.lines()
+                        .skip(1)
+                        .map(|l| l.split(',').next().unwrap().to_string()),
+                );
+            }
+            got.sort();
+            got
+        };
+        check_exactly_once(&sink, &out, &read);
+        assert!(
+            names(&out).iter().all(|n| n.ends_with(".csv")),
+            "{:?}",
+            names(&out)
+        );
+    }
 
     #[test]
     fn quoted_output_parses_back_and_is_visible_only_after_success() {

@@ -12,6 +12,7 @@ use super::split::{FsSplit, LocalityEnumerator};
 use super::text_source::HdfsTextSource;
 use spate_runtime::source::{Boundedness, ReadStatus, Source, SourceReader, SplitEnumerator};
 use spate_runtime::{Collector, Result, TaskContext};
+use std::collections::VecDeque;
 
 /// Records read per `poll_next`, so the task can flush and check for cancellation.
 const RECORDS_PER_POLL: usize = 1024;
@@ -119,37 +120,76 @@ impl Source<Vec<String>> for CsvSource {
         ))
     }
     fn create_reader(&self, _ctx: &TaskContext) -> Result<Box<dyn SourceReader<Vec<String>, FsSplit>>> {
-        Ok(Box::new(CsvReader {
-            parser: RecordParser::new(&self.format),
-            format: self.format.clone(),
-            current: None,
-        }))
+        Ok(Box::new(CsvReader::new(&self.format, RECORDS_PER_POLL)))
+    }
+    fn restore_enumerator(
+        &self,
+        parallelism: u32,
+        splits: Vec<FsSplit>,
+    ) -> Result<Box<dyn SplitEnumerator<FsSplit>>> {
+        Ok(Box::new(
+            LocalityEnumerator::new(splits).with_readers(parallelism),
+        ))
     }
 }
 
 struct CsvReader {
     parser: RecordParser,
     format: CsvFormat,
-    /// The records of the split being read.
-    current: Option<SplitRecords>,
+    /// The split being read (as given) and its records.
+    current: Option<(FsSplit, SplitRecords)>,
+    /// Splits added and not yet opened.
+    queued: VecDeque<FsSplit>,
+    per_poll: usize,
+}
+
+impl CsvReader {
+    fn new(format: &CsvFormat, per_poll: usize) -> Self {
+        CsvReader {
+            parser: RecordParser::new(format),
+            format: format.clone(),
+            current: None,
+            queued: VecDeque::new(),
+            per_poll,
+        }
+    }
+
+    fn open(&mut self, split: FsSplit) -> Result<()> {
+        let (fs, _) = spate_fs::resolve(&split.uri).map_err(fs_error)?;
+        let mut records = SplitRecords::open(fs.as_ref(), split.clone(), &self.format)?;
+        if self.format.header && records.at_file_start() {
+            records.next_record()?;
+        }
+        self.current = Some((split, records));
+        Ok(())
+    }
 }
 
 impl SourceReader<Vec<String>, FsSplit> for CsvReader {
     fn add_split(&mut self, split: FsSplit) -> Result<()> {
-        let (fs, _) = spate_fs::resolve(&split.uri).map_err(fs_error)?;
-        let mut records = SplitRecords::open(fs.as_ref(), split, &self.format)?;
-        if self.format.header && records.at_file_start() {
-            records.next_record()?;
-        }
-        self.current = Some(records);
+        self.queued.push_back(split);
         Ok(())
     }
 
+    fn snapshot_state(&mut self) -> Result<Vec<FsSplit>> {
+        let current = self
+            .current
+            .as_ref()
+            .and_then(|(split, records)| super::text_source::rest_of(split, records.position()));
+        Ok(current.into_iter().chain(self.queued.iter().cloned()).collect())
+    }
+
     fn poll_next(&mut self, out: &mut dyn Collector<Vec<String>>) -> Result<ReadStatus> {
-        let Some(records) = self.current.as_mut() else {
+        if self.current.is_none() {
+            let Some(split) = self.queued.pop_front() else {
+                return Ok(ReadStatus::NeedSplit);
+            };
+            self.open(split)?;
+        }
+        let Some((_, records)) = self.current.as_mut() else {
             return Ok(ReadStatus::NeedSplit);
         };
-        for _ in 0..RECORDS_PER_POLL {
+        for _ in 0..self.per_poll {
             let Some(record) = records.next_record()? else {
                 self.current = None;
                 return Ok(ReadStatus::MoreAvailable);
@@ -212,6 +252,61 @@ mod tests {
         let no_header = read_all(&CsvSource::new(format!("{d}/b.c?v"))).unwrap();
         assert_eq!(no_header[0], ["id", "name", "note"]);
         assert_eq!(no_header[1..], expected[120..]);
+    }
+
+    #[test]
+    fn a_restored_reader_goes_on_with_the_next_record_in_both_formats() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows: Vec<Vec<String>> = (0..12).map(multi_line_row).collect();
+        let quoted = |f: &String| format!("\"{}\"", f.replace('"', "\"\""));
+        let body: Vec<String> = rows
+            .iter()
+            .map(|r| r.iter().map(quoted).collect::<Vec<_>>().join(","))
+            .collect();
+        std::fs::write(
+            dir.path().join("m.csv"),
+            format!("h1,\"h\n2\",h3\r\n{}\n", body.join("\r\n")),
+        )
+        .unwrap();
+        let uri = format!("file://{}/m.csv", dir.path().display());
+        let format = CsvFormat {
+            multi_line: true,
+            header: true,
+            field_count: Some(3),
+            ..CsvFormat::default()
+        };
+        for per_poll in [1, 3] {
+            let reader = || -> Box<dyn SourceReader<Vec<String>, FsSplit>> {
+                Box::new(CsvReader::new(&format, per_poll))
+            };
+            let source = CsvSource::new(&uri).with_format(format.clone());
+            let expected = crate::resume_tests::read_uninterrupted(&source, 2, &reader);
+            assert_eq!(expected, rows);
+            crate::resume_tests::check_resume(&source, 2, &reader, &expected);
+        }
+        // Line per record, small splits: a header per file, records cut at block boundaries.
+        let lines: Vec<Vec<String>> = (0..30).map(row).collect();
+        let text: Vec<String> = lines.iter().map(|r| line(r)).collect();
+        std::fs::write(
+            dir.path().join("l.csv"),
+            format!("id,name,note\n{}\n", text.join("\n")),
+        )
+        .unwrap();
+        let uri = format!("file://{}/l.csv", dir.path().display());
+        let format = CsvFormat {
+            header: true,
+            ..CsvFormat::default()
+        };
+        for size in [4, 33, 1 << 20] {
+            let reader =
+                || -> Box<dyn SourceReader<Vec<String>, FsSplit>> { Box::new(CsvReader::new(&format, 2)) };
+            let source = CsvSource::new(&uri)
+                .with_format(format.clone())
+                .with_split_size(size);
+            let expected = crate::resume_tests::read_uninterrupted(&source, 2, &reader);
+            assert_eq!(expected, lines, "split size {size}");
+            crate::resume_tests::check_resume(&source, 2, &reader, &expected);
+        }
     }
 
     #[test]

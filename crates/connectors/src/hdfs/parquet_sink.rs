@@ -1,9 +1,11 @@
 //! Parquet part files (`part-0000i.parquet`, Snappy-compressed) on any file system, visible only
-//! when the job succeeds (see [`super::part_files`]). Rows are gathered into Arrow batches and
-//! written in row groups of a set number of rows.
+//! when committed (see [`super::part_files`]): when a batch job succeeds, or exactly-once at
+//! checkpoints in a streaming job with checkpoints (a part file, with its footer, per checkpoint
+//! interval). Rows are gathered into Arrow batches and written in row groups of a set number of
+//! rows.
 
 use super::parquet_row::{is_writable, rows_to_batch, Row};
-use super::part_files::PartFiles;
+use super::part_files::{PartFiles, PartFormat, PartWriter, StagedPart};
 use arrow_schema::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
@@ -11,6 +13,7 @@ use parquet::file::properties::WriterProperties;
 use spate_fs::FileWriter;
 use spate_runtime::sink::{Sink, SinkWriter};
 use spate_runtime::{Error, Result, TaskContext};
+use std::sync::Arc;
 
 /// Rows per row group unless set.
 const ROW_GROUP_ROWS: usize = 1 << 20;
@@ -54,6 +57,20 @@ impl ParquetSink {
     }
 }
 
+impl ParquetSink {
+    fn check_schema(&self) -> Result<()> {
+        match self.schema.fields().iter().find(|f| !is_writable(f.data_type())) {
+            Some(f) => Err(Error::Other(format!(
+                "Parquet sink {}: column {} has unsupported type {}",
+                self.parts.uri(),
+                f.name(),
+                f.data_type()
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
 fn parquet_error(e: parquet::errors::ParquetError) -> Error {
     Error::Other(format!("cannot write a Parquet part file: {e}"))
 }
@@ -64,14 +81,7 @@ impl Sink<Row> for ParquetSink {
     }
 
     fn initialize(&self, _parallelism: u32) -> Result<()> {
-        if let Some(f) = self.schema.fields().iter().find(|f| !is_writable(f.data_type())) {
-            return Err(Error::Other(format!(
-                "Parquet sink {}: column {} has unsupported type {}",
-                self.parts.uri(),
-                f.name(),
-                f.data_type()
-            )));
-        }
+        self.check_schema()?;
         self.parts.prepare()
     }
 
@@ -80,56 +90,81 @@ impl Sink<Row> for ParquetSink {
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(self.row_group_rows))
             .build();
-        let file = self.parts.create(ctx.subtask)?;
-        let out = ArrowWriter::try_new(file, self.schema.clone(), Some(props)).map_err(parquet_error)?;
-        Ok(Box::new(ParquetWriter {
-            out: Some(out),
+        let parts = ParquetParts {
             schema: self.schema.clone(),
-            rows: Vec::new(),
+            props,
             batch_rows: BATCH_ROWS.min(self.row_group_rows),
-            written: 0,
-        }))
+        };
+        Ok(Box::new(PartWriter::new(
+            self.parts.clone(),
+            Arc::new(parts),
+            ctx,
+        )?))
     }
 
     fn finalize(&self, success: bool) -> Result<()> {
         self.parts.commit(success)
     }
+
+    fn commit(&self, committables: Vec<Vec<u8>>) -> Result<()> {
+        self.parts
+            .commit_staged(&StagedPart::decode_all(self.parts.uri(), &committables)?)
+    }
+
+    fn recover(&self, _parallelism: u32, committables: Vec<Vec<u8>>) -> Result<()> {
+        self.check_schema()?;
+        self.parts
+            .recover(&StagedPart::decode_all(self.parts.uri(), &committables)?)
+    }
 }
 
-struct ParquetWriter {
-    /// `None` once finished.
-    out: Option<ArrowWriter<Box<dyn FileWriter>>>,
+/// How rows become Parquet part files.
+struct ParquetParts {
     schema: SchemaRef,
-    rows: Vec<Row>,
+    props: WriterProperties,
     batch_rows: usize,
+}
+
+/// An open Parquet part file.
+struct ParquetPart {
+    out: ArrowWriter<Box<dyn FileWriter>>,
+    rows: Vec<Row>,
     /// Rows handed to the Parquet writer so far (for error messages).
     written: u64,
 }
 
-impl ParquetWriter {
-    fn write_batch(&mut self) -> Result<()> {
-        if self.rows.is_empty() {
+impl ParquetParts {
+    fn write_batch(&self, part: &mut ParquetPart) -> Result<()> {
+        if part.rows.is_empty() {
             return Ok(());
         }
-        let batch = rows_to_batch(&self.rows, &self.schema).map_err(|e| {
-            let (from, to) = (self.written, self.written + self.rows.len() as u64);
+        let batch = rows_to_batch(&part.rows, &self.schema).map_err(|e| {
+            let (from, to) = (part.written, part.written + part.rows.len() as u64);
             Error::Other(format!(
-                "Parquet sink: a row among rows {from}..{to} of this subtask: {e}"
+                "Parquet sink: a row among rows {from}..{to} of this file: {e}"
             ))
         })?;
-        let out = self
-            .out
-            .as_mut()
-            .ok_or_else(|| Error::Internal("Parquet sink writer used after finish".into()))?;
-        out.write(&batch).map_err(parquet_error)?;
-        self.written += self.rows.len() as u64;
-        self.rows.clear();
+        part.out.write(&batch).map_err(parquet_error)?;
+        part.written += part.rows.len() as u64;
+        part.rows.clear();
         Ok(())
     }
 }
 
-impl SinkWriter<Row> for ParquetWriter {
-    fn write(&mut self, row: Row) -> Result<()> {
+impl PartFormat<Row> for ParquetParts {
+    type Part = ParquetPart;
+
+    fn open(&self, file: Box<dyn FileWriter>) -> Result<ParquetPart> {
+        let out = ArrowWriter::try_new(file, self.schema.clone(), Some(self.props.clone()))
+            .map_err(parquet_error)?;
+        Ok(ParquetPart {
+            out,
+            rows: Vec::new(),
+            written: 0,
+        })
+    }
+
+    fn write(&self, part: &mut ParquetPart, row: Row) -> Result<()> {
         if row.len() != self.schema.fields().len() {
             return Err(Error::Other(format!(
                 "Parquet sink: a row of {} values for a schema of {} columns: {row:?}",
@@ -137,19 +172,17 @@ impl SinkWriter<Row> for ParquetWriter {
                 self.schema.fields().len()
             )));
         }
-        self.rows.push(row);
-        if self.rows.len() >= self.batch_rows {
-            self.write_batch()?;
+        part.rows.push(row);
+        if part.rows.len() >= self.batch_rows {
+            self.write_batch(part)?;
         }
         Ok(())
     }
 
-    fn finish(&mut self) -> Result<()> {
-        self.write_batch()?;
-        let Some(out) = self.out.take() else {
-            return Ok(());
-        };
-        out.into_inner()
+    fn close(&self, mut part: ParquetPart) -> Result<()> {
+        self.write_batch(&mut part)?;
+        part.out
+            .into_inner()
             .map_err(parquet_error)?
             .close()
             .map_err(super::fs_error)
@@ -295,6 +328,69 @@ mod tests {
         )]));
         let e = ParquetSink::new(&out, map).initialize(1).unwrap_err().to_string();
         assert!(e.contains("column t has unsupported type"), "{e}");
+    }
+
+    #[test]
+    fn with_checkpoints_only_committed_rows_are_visible_each_file_complete() {
+        use crate::hdfs::part_files::tests::check_exactly_once;
+        use spate_runtime::sink::SinkWriter;
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("pq");
+        let uri = format!("file://{}", out.display());
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        /// The Parquet sink taking numbers.
+        struct Numbers(ParquetSink);
+        struct NumberWriter(Box<dyn SinkWriter<Row>>);
+        impl SinkWriter<u32> for NumberWriter {
+            fn write(&mut self, n: u32) -> Result<()> {
+                self.0.write(vec![Value::Int(i64::from(n))])
+            }
+            fn finish(&mut self) -> Result<()> {
+                self.0.finish()
+            }
+            fn prepare_commit(&mut self, c: u64) -> Result<Vec<Vec<u8>>> {
+                self.0.prepare_commit(c)
+            }
+            fn snapshot_state(&mut self) -> Result<Vec<Vec<u8>>> {
+                self.0.snapshot_state()
+            }
+            fn restore_state(&mut self, s: Vec<Vec<u8>>) -> Result<()> {
+                self.0.restore_state(s)
+            }
+        }
+        impl Sink<u32> for Numbers {
+            fn name(&self) -> String {
+                self.0.name()
+            }
+            fn initialize(&self, p: u32) -> Result<()> {
+                self.0.initialize(p)
+            }
+            fn create_writer(&self, ctx: &TaskContext) -> Result<Box<dyn SinkWriter<u32>>> {
+                Ok(Box::new(NumberWriter(self.0.create_writer(ctx)?)))
+            }
+            fn finalize(&self, s: bool) -> Result<()> {
+                self.0.finalize(s)
+            }
+            fn commit(&self, c: Vec<Vec<u8>>) -> Result<()> {
+                self.0.commit(c)
+            }
+            fn recover(&self, p: u32, c: Vec<Vec<u8>>) -> Result<()> {
+                self.0.recover(p, c)
+            }
+        }
+        let read = |_: &std::path::Path| -> Vec<String> {
+            let mut got: Vec<String> = read_all(&ParquetSource::new(&uri))
+                .unwrap()
+                .iter()
+                .map(|r| match r[0] {
+                    Value::Int(n) => n.to_string(),
+                    _ => panic!("{r:?}"),
+                })
+                .collect();
+            got.sort();
+            got
+        };
+        check_exactly_once(&Numbers(ParquetSink::new(&uri, schema)), &out, &read);
     }
 
     #[test]

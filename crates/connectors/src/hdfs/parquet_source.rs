@@ -2,6 +2,9 @@
 //! group: its byte range (its column chunks) and the hosts of the HDFS block holding most of it.
 //! A reader fetches the file's footer and then the row group's bytes through the file system, and
 //! decodes them with the `parquet` crate into Arrow batches, emitted as [`Row`]s.
+//!
+//! Checkpoints: a reader's split in a checkpoint is its row group with the rows already emitted
+//! counted in [`FsSplit::skip_rows`]; a restored reader skips them and goes on with the next row.
 
 use super::fs_error;
 use super::parquet_row::{batch_to_rows, Row};
@@ -17,6 +20,7 @@ use parquet::file::reader::{ChunkReader, Length};
 use spate_fs::{FileSystem, FsUri};
 use spate_runtime::source::{Boundedness, ReadStatus, Source, SourceReader, SplitEnumerator};
 use spate_runtime::{Collector, Error, Result, TaskContext};
+use std::collections::VecDeque;
 use std::io::Read;
 use std::sync::Arc;
 
@@ -53,12 +57,12 @@ impl ParquetSource {
             let blocks = input.fs.block_locations(&input.uri).map_err(fs_error)?;
             for rg in metadata.row_groups().iter().filter(|rg| rg.num_rows() > 0) {
                 let (start, end) = input.range_of(rg)?;
-                splits.push(FsSplit {
-                    uri: file.uri.clone(),
+                splits.push(FsSplit::new(
+                    file.uri.clone(),
                     start,
                     end,
-                    hosts: hosts_of(&blocks, start, end),
-                });
+                    hosts_of(&blocks, start, end),
+                ));
             }
         }
         Ok(splits)
@@ -180,8 +184,9 @@ impl ChunkReader for RowGroupBytes {
     }
 }
 
-/// Opens the row group of `split` for reading.
-fn open_row_group(split: &FsSplit) -> Result<ParquetRecordBatchReader> {
+/// Opens the row group of `split` for reading, after its first `split.skip_rows` rows, in
+/// batches of `batch_rows` rows.
+fn open_row_group(split: &FsSplit, batch_rows: usize) -> Result<ParquetRecordBatchReader> {
     let file = FsFile::open(&split.uri)?;
     let metadata = file.metadata()?;
     let mut index = None;
@@ -207,9 +212,11 @@ fn open_row_group(split: &FsSplit) -> Result<ParquetRecordBatchReader> {
         bytes,
         file_len: file.len,
     };
+    let skip = usize::try_from(split.skip_rows).map_err(|e| corrupt(&split.uri, e))?;
     ParquetRecordBatchReaderBuilder::new_with_metadata(input, metadata)
         .with_row_groups(vec![index])
-        .with_batch_size(BATCH_ROWS)
+        .with_batch_size(batch_rows)
+        .with_offset(skip)
         .build()
         .map_err(|e| corrupt(&split.uri, e))
 }
@@ -231,34 +238,110 @@ impl Source<Row> for ParquetSource {
         ))
     }
     fn create_reader(&self, _ctx: &TaskContext) -> Result<Box<dyn SourceReader<Row, FsSplit>>> {
-        Ok(Box::new(ParquetReader { current: None }))
+        Ok(Box::new(ParquetReader::new(BATCH_ROWS)))
+    }
+    fn restore_enumerator(
+        &self,
+        parallelism: u32,
+        splits: Vec<FsSplit>,
+    ) -> Result<Box<dyn SplitEnumerator<FsSplit>>> {
+        Ok(Box::new(
+            LocalityEnumerator::new(splits).with_readers(parallelism),
+        ))
     }
 }
 
 struct ParquetReader {
-    /// The batches of the current row group, and its file's URI.
-    current: Option<(ParquetRecordBatchReader, String)>,
+    /// The row group being read (its split, with the rows emitted so far counted in
+    /// `skip_rows`) and its batches.
+    current: Option<(FsSplit, ParquetRecordBatchReader)>,
+    /// Splits added and not yet opened.
+    queued: VecDeque<FsSplit>,
+    batch_rows: usize,
+}
+
+impl ParquetReader {
+    fn new(batch_rows: usize) -> Self {
+        ParquetReader {
+            current: None,
+            queued: VecDeque::new(),
+            batch_rows,
+        }
+    }
 }
 
 impl SourceReader<Row, FsSplit> for ParquetReader {
     fn add_split(&mut self, split: FsSplit) -> Result<()> {
-        self.current = Some((open_row_group(&split)?, split.uri));
+        self.queued.push_back(split);
         Ok(())
     }
 
     fn poll_next(&mut self, out: &mut dyn Collector<Row>) -> Result<ReadStatus> {
-        let Some((batches, uri)) = self.current.as_mut() else {
+        if self.current.is_none() {
+            let Some(split) = self.queued.pop_front() else {
+                return Ok(ReadStatus::NeedSplit);
+            };
+            let batches = open_row_group(&split, self.batch_rows)?;
+            self.current = Some((split, batches));
+        }
+        let Some((split, batches)) = self.current.as_mut() else {
             return Ok(ReadStatus::NeedSplit);
         };
         match batches.next() {
             Some(Ok(batch)) => {
-                for row in batch_to_rows(&batch).map_err(|e| Error::Other(format!("{uri}: {e}")))? {
+                let rows = batch_to_rows(&batch).map_err(|e| Error::Other(format!("{}: {e}", split.uri)))?;
+                split.skip_rows += rows.len() as u64;
+                for row in rows {
                     out.collect(row);
                 }
             }
-            Some(Err(e)) => return Err(corrupt(uri, e)),
+            Some(Err(e)) => return Err(corrupt(&split.uri, e)),
             None => self.current = None,
         }
         Ok(ReadStatus::MoreAvailable)
+    }
+
+    fn snapshot_state(&mut self) -> Result<Vec<FsSplit>> {
+        let current = self.current.as_ref().map(|(split, _)| split.clone());
+        Ok(current.into_iter().chain(self.queued.iter().cloned()).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hdfs::{ParquetSink, Value};
+    use arrow_schema::{DataType, Field, Schema};
+    use spate_graph::ExecutionMode;
+    use spate_runtime::sink::Sink;
+
+    #[test]
+    fn a_restored_reader_goes_on_with_the_next_row_of_its_row_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = format!("file://{}/pq", dir.path().display());
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("name", DataType::Utf8, true),
+        ]));
+        let sink = ParquetSink::new(&out, schema).with_row_group_rows(7);
+        sink.initialize(1).unwrap();
+        let row = |i: i64| vec![Value::Int(i), Value::Str(format!("n{i}"))];
+        let mut w = sink
+            .create_writer(&TaskContext::standalone(ExecutionMode::Batch))
+            .unwrap();
+        for i in 0..30 {
+            w.write(row(i)).unwrap();
+        }
+        w.finish().unwrap();
+        sink.finalize(true).unwrap();
+        let source = ParquetSource::new(&out);
+        assert_eq!(source.splits().unwrap().len(), 5, "row groups of 7 rows");
+        for batch_rows in [1, 3] {
+            let reader =
+                || -> Box<dyn SourceReader<Row, FsSplit>> { Box::new(ParquetReader::new(batch_rows)) };
+            let expected = crate::resume_tests::read_uninterrupted(&source, 2, &reader);
+            assert_eq!(expected, (0..30).map(row).collect::<Vec<_>>());
+            crate::resume_tests::check_resume(&source, 2, &reader, &expected);
+        }
     }
 }

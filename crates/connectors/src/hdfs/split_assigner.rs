@@ -221,6 +221,11 @@ impl SplitEnumerator<FsSplit> for LocalityEnumerator {
     fn add_splits_back(&mut self, splits: Vec<FsSplit>) {
         self.splits.extend(splits);
     }
+    /// The splits not handed out, with their hosts: restored with
+    /// [`LocalityEnumerator::new`] they go local-first again.
+    fn snapshot_state(&self) -> spate_runtime::Result<Vec<FsSplit>> {
+        Ok(self.splits.clone())
+    }
 }
 
 #[cfg(test)]
@@ -230,12 +235,12 @@ mod tests {
     const WAIT: Duration = Duration::from_secs(3);
 
     fn split(start: u64, hosts: &[&str]) -> FsSplit {
-        FsSplit {
-            uri: "hdfs://nn:1/f".into(),
+        FsSplit::new(
+            "hdfs://nn:1/f",
             start,
-            end: start + 10,
-            hosts: hosts.iter().map(|h| h.to_string()).collect(),
-        }
+            start + 10,
+            hosts.iter().map(|h| h.to_string()).collect(),
+        )
     }
 
     /// The start of the split assigned, `Some(None)` for Wait, `None` for no more splits.
@@ -381,6 +386,24 @@ mod tests {
         // ... and not knowing the parallelism never delays.
         let mut e = LocalityEnumerator::new(vec![split(0, &["c"])]).with_locality_wait(WAIT);
         assert_eq!(ask(&mut e, 0, Some("a"), at(0)), Some(Some(0)));
+    }
+
+    #[test]
+    fn a_restored_enumerator_keeps_the_splits_and_their_locality() {
+        let mut e = LocalityEnumerator::new(vec![split(0, &["a"]), split(10, &["b"]), split(20, &["a"])]);
+        assert_eq!(e.next_split(0, Some("b")).map(|s| s.start), Some(10));
+        let left = e.snapshot_state().unwrap();
+        assert_eq!(left, [split(0, &["a"]), split(20, &["a"])]);
+        let mut restored = LocalityEnumerator::new(left)
+            .with_locality_wait(WAIT)
+            .with_readers(2);
+        let t0 = Instant::now();
+        // A reader on "b" waits while the reader on "a" (which stores both) is live.
+        assert_eq!(ask(&mut restored, 0, Some("a"), t0), Some(Some(0)));
+        assert_eq!(ask(&mut restored, 1, Some("b"), t0), Some(None));
+        assert_eq!(ask(&mut restored, 0, Some("a"), t0), Some(Some(20)));
+        let stats = restored.assignment_stats().unwrap();
+        assert_eq!((stats.local_splits, stats.remote_splits), (2, 0));
     }
 
     #[test]

@@ -1,23 +1,26 @@
-//! Text part files on any file system, visible only when the job succeeds.
+//! Text part files on any file system, visible only when committed (see [`super::part_files`]):
+//! in a batch job when it succeeds, in a streaming job with checkpoints when the checkpoint after
+//! them completes (exactly-once).
 //!
-//! Subtask `i` writes `.part-0000i.inprogress` (hidden: readers of the directory skip it). When
-//! the job finished, [`Sink::finalize`] renames every in-progress file to `part-0000i`; when it
-//! failed or was cancelled, it deletes them, so a failed job leaves no partial visible output.
-//! Part files of an earlier run are removed when the job starts (Flink's `OVERWRITE` mode).
+//! In a batch job subtask `i` writes `.part-0000i.inprogress` (hidden: readers of the directory
+//! skip it). When the job finished, [`Sink::finalize`] renames every in-progress file to
+//! `part-0000i`; when it failed or was cancelled, it deletes them, so a failed job leaves no
+//! partial visible output. Part files of an earlier run are removed when the job starts (Flink's
+//! `OVERWRITE` mode).
 
-use super::fs_error;
 pub use super::part_files::in_progress_name;
-use super::part_files::PartFiles;
+use super::part_files::{PartFiles, PartFormat, PartWriter, StagedPart};
 use crate::text_sink::LineFormat;
 use spate_fs::FileWriter;
 use spate_runtime::sink::{Sink, SinkWriter};
 use spate_runtime::{Error, Result, TaskContext};
 use std::io::Write;
+use std::sync::Arc;
 
 /// Writes records as lines into part files in a directory (`hdfs://...`, `file://...`, a path).
 pub struct FsTextSink<T> {
     parts: PartFiles,
-    format: LineFormat<T>,
+    format: Arc<TextLines<T>>,
 }
 
 impl<T> FsTextSink<T> {
@@ -25,8 +28,39 @@ impl<T> FsTextSink<T> {
     pub fn new(uri: impl Into<String>, format: LineFormat<T>) -> Self {
         FsTextSink {
             parts: PartFiles::new(uri, ""),
-            format,
+            format: Arc::new(TextLines(format)),
         }
+    }
+}
+
+/// Lines of text, one per record.
+pub(crate) struct TextLines<T>(pub(crate) LineFormat<T>);
+
+/// An open text part file.
+pub(crate) struct TextPart {
+    out: Box<dyn FileWriter>,
+    line: String,
+}
+
+impl<T: Send + 'static> PartFormat<T> for TextLines<T> {
+    type Part = TextPart;
+
+    fn open(&self, file: Box<dyn FileWriter>) -> Result<TextPart> {
+        Ok(TextPart {
+            out: file,
+            line: String::new(),
+        })
+    }
+    fn write(&self, part: &mut TextPart, record: T) -> Result<()> {
+        part.line.clear();
+        (self.0)(&record, &mut part.line);
+        part.line.push('\n');
+        part.out
+            .write_all(part.line.as_bytes())
+            .map_err(|e| Error::io("cannot write", e))
+    }
+    fn close(&self, part: TextPart) -> Result<()> {
+        part.out.close().map_err(super::fs_error)
     }
 }
 
@@ -40,59 +74,32 @@ impl<T: Send + 'static> Sink<T> for FsTextSink<T> {
     }
 
     fn create_writer(&self, ctx: &TaskContext) -> Result<Box<dyn SinkWriter<T>>> {
-        Ok(Box::new(FsTextWriter {
-            out: Some(self.parts.create(ctx.subtask)?),
-            format: self.format.clone(),
-            line: String::new(),
-        }))
+        Ok(Box::new(PartWriter::new(
+            self.parts.clone(),
+            self.format.clone(),
+            ctx,
+        )?))
     }
 
     fn finalize(&self, success: bool) -> Result<()> {
         self.parts.commit(success)
     }
-}
 
-struct FsTextWriter<T> {
-    /// `None` once closed.
-    out: Option<Box<dyn FileWriter>>,
-    format: LineFormat<T>,
-    line: String,
-}
+    fn commit(&self, committables: Vec<Vec<u8>>) -> Result<()> {
+        self.parts
+            .commit_staged(&StagedPart::decode_all(self.parts.uri(), &committables)?)
+    }
 
-impl<T> FsTextWriter<T> {
-    fn out(&mut self) -> Result<&mut Box<dyn FileWriter>> {
-        self.out
-            .as_mut()
-            .ok_or_else(|| Error::Internal("text sink writer used after finish".into()))
-    }
-}
-
-impl<T: Send> SinkWriter<T> for FsTextWriter<T> {
-    fn write(&mut self, record: T) -> Result<()> {
-        self.line.clear();
-        (self.format)(&record, &mut self.line);
-        self.line.push('\n');
-        let line = std::mem::take(&mut self.line);
-        let result = self.out()?.write_all(line.as_bytes());
-        self.line = line;
-        result.map_err(|e| Error::io("cannot write a part file", e))
-    }
-    /// Nothing to do: the in-progress file is invisible until the job succeeds anyway, and small
-    /// writes into an HDFS pipeline cost more than they give.
-    fn flush(&mut self) -> Result<()> {
-        Ok(())
-    }
-    fn finish(&mut self) -> Result<()> {
-        match self.out.take() {
-            Some(out) => out.close().map_err(fs_error),
-            None => Ok(()),
-        }
+    fn recover(&self, _parallelism: u32, committables: Vec<Vec<u8>>) -> Result<()> {
+        self.parts
+            .recover(&StagedPart::decode_all(self.parts.uri(), &committables)?)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hdfs::part_files::tests::{check_exactly_once, names, visible_lines};
     use spate_graph::ExecutionMode;
     use std::sync::Arc;
 
@@ -106,21 +113,15 @@ mod tests {
         w.finish().unwrap();
     }
 
-    fn names(dir: &std::path::Path) -> Vec<String> {
-        let mut n: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into())
-            .collect();
-        n.sort();
-        n
+    fn format() -> LineFormat<u32> {
+        Arc::new(|r, line| line.push_str(&r.to_string()))
     }
 
     #[test]
     fn in_progress_files_become_parts_on_success_and_vanish_on_failure() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
-        let format: LineFormat<u32> = Arc::new(|r, line| line.push_str(&r.to_string()));
-        let sink = FsTextSink::new(format!("file://{}", out.display()), format);
+        let sink = FsTextSink::new(format!("file://{}", out.display()), format());
         sink.initialize(2).unwrap();
         write(&sink, 0, &[1, 2]);
         write(&sink, 1, &[3]);
@@ -133,5 +134,13 @@ mod tests {
         write(&sink, 0, &[9]);
         sink.finalize(false).unwrap();
         assert!(names(&out).is_empty(), "{:?}", names(&out));
+    }
+
+    #[test]
+    fn with_checkpoints_only_committed_lines_are_visible() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let sink = FsTextSink::new(format!("file://{}", out.display()), format());
+        check_exactly_once(&sink, &out, &visible_lines);
     }
 }

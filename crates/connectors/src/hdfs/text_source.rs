@@ -1,5 +1,9 @@
 //! Lines of text files on HDFS or locally: a file, a directory (its visible files, recursively)
 //! or a glob. Each line is read exactly once however the splits fall (see [`super::line_reader`]).
+//!
+//! Checkpoints: a reader's split in a checkpoint starts at its next unread line (the split's
+//! `start` advanced past the lines emitted), so the same rule makes a restored reader go on with
+//! exactly that line, wherever the blocks end. Splits not handed out keep their hosts.
 
 use super::fs_error;
 use super::line_reader::SplitLineReader;
@@ -7,6 +11,7 @@ use super::split::{plan_splits, FsSplit, InputFile, LocalityEnumerator};
 use spate_fs::{FileStatus, FileSystem};
 use spate_runtime::source::{Boundedness, ReadStatus, Source, SourceReader, SplitEnumerator};
 use spate_runtime::{Collector, Result, TaskContext};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// Lines emitted per `poll_next`, so the task can flush and check for cancellation.
@@ -85,26 +90,65 @@ impl Source<String> for HdfsTextSource {
         ))
     }
     fn create_reader(&self, _ctx: &TaskContext) -> Result<Box<dyn SourceReader<String, FsSplit>>> {
-        Ok(Box::new(FsTextReader { current: None }))
+        Ok(Box::new(FsTextReader::new(LINES_PER_POLL)))
+    }
+    fn restore_enumerator(
+        &self,
+        parallelism: u32,
+        splits: Vec<FsSplit>,
+    ) -> Result<Box<dyn SplitEnumerator<FsSplit>>> {
+        Ok(Box::new(
+            LocalityEnumerator::new(splits).with_readers(parallelism),
+        ))
     }
 }
 
+/// The split a reader was given, from the next unread line (what a checkpoint stores), or
+/// `None` when nothing of it is left.
+pub(crate) fn rest_of(split: &FsSplit, position: u64) -> Option<FsSplit> {
+    (position < split.end).then(|| FsSplit {
+        start: position,
+        ..split.clone()
+    })
+}
+
 struct FsTextReader {
-    current: Option<SplitLineReader>,
+    /// The split being read (as given) and its lines.
+    current: Option<(FsSplit, SplitLineReader)>,
+    /// Splits added and not yet opened.
+    queued: VecDeque<FsSplit>,
+    per_poll: usize,
+}
+
+impl FsTextReader {
+    fn new(per_poll: usize) -> Self {
+        FsTextReader {
+            current: None,
+            queued: VecDeque::new(),
+            per_poll,
+        }
+    }
 }
 
 impl SourceReader<String, FsSplit> for FsTextReader {
     fn add_split(&mut self, split: FsSplit) -> Result<()> {
-        let fs: Arc<dyn FileSystem> = spate_fs::resolve(&split.uri).map_err(fs_error)?.0;
-        self.current = Some(SplitLineReader::open(fs.as_ref(), &split)?);
+        self.queued.push_back(split);
         Ok(())
     }
 
     fn poll_next(&mut self, out: &mut dyn Collector<String>) -> Result<ReadStatus> {
-        let Some(reader) = self.current.as_mut() else {
+        if self.current.is_none() {
+            let Some(split) = self.queued.pop_front() else {
+                return Ok(ReadStatus::NeedSplit);
+            };
+            let fs: Arc<dyn FileSystem> = spate_fs::resolve(&split.uri).map_err(fs_error)?.0;
+            let lines = SplitLineReader::open(fs.as_ref(), &split)?;
+            self.current = Some((split, lines));
+        }
+        let Some((_, reader)) = self.current.as_mut() else {
             return Ok(ReadStatus::NeedSplit);
         };
-        for _ in 0..LINES_PER_POLL {
+        for _ in 0..self.per_poll {
             match reader.next_line()? {
                 Some(line) => out.collect(line.to_owned()),
                 None => {
@@ -114,6 +158,14 @@ impl SourceReader<String, FsSplit> for FsTextReader {
             }
         }
         Ok(ReadStatus::MoreAvailable)
+    }
+
+    fn snapshot_state(&mut self) -> Result<Vec<FsSplit>> {
+        let current = self
+            .current
+            .as_ref()
+            .and_then(|(split, lines)| rest_of(split, lines.position()));
+        Ok(current.into_iter().chain(self.queued.iter().cloned()).collect())
     }
 }
 
@@ -132,6 +184,27 @@ mod tests {
             while r.poll_next(&mut lines).unwrap() != ReadStatus::NeedSplit {}
         }
         lines
+    }
+
+    #[test]
+    fn a_restored_reader_goes_on_with_the_next_line_across_split_boundaries() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "one\r\n\ntwo\nthree three\n\n").unwrap();
+        std::fs::write(dir.path().join("b.txt"), "b1\nb2 no newline").unwrap();
+        let uri = format!("file://{}", dir.path().display());
+        for per_poll in [1, 2] {
+            let reader =
+                || -> Box<dyn SourceReader<String, FsSplit>> { Box::new(FsTextReader::new(per_poll)) };
+            for size in [1, 2, 3, 4, 6, 9, 1 << 20] {
+                let source = HdfsTextSource::new(&uri).with_split_size(size);
+                let expected = crate::resume_tests::read_uninterrupted(&source, 3, &reader);
+                assert_eq!(
+                    expected,
+                    ["one", "", "two", "three three", "", "b1", "b2 no newline"]
+                );
+                crate::resume_tests::check_resume(&source, 3, &reader, &expected);
+            }
+        }
     }
 
     #[test]
