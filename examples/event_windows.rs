@@ -62,7 +62,8 @@ struct Args {
 fn main() {
     let args = Args::parse();
     spate_examples::run_main(|| {
-        let file = std::fs::File::open(&args.input)
+        // Fail early, with the path, if the input cannot be read.
+        std::fs::File::open(&args.input)
             .map_err(|e| anyhow::anyhow!("cannot open input {}: {e}", args.input.display()))?;
         let env = StreamEnv::from_env()?;
         if !env.config().contains("execution.runtime-mode") {
@@ -72,14 +73,19 @@ fn main() {
             env.set_parallelism(p);
         }
         let input = args.input.display().to_string();
-        let lines = std::io::BufReader::new(file)
-            .lines()
-            .enumerate()
-            .map(|(i, l)| (i as u64 + 1, l.map_err(|e| e.to_string())));
+        let path = args.input.clone();
+        let lines = move || {
+            let file = std::fs::File::open(&path)
+                .map_err(|e| spate::Error::Other(format!("cannot open input {}: {e}", path.display())))?;
+            Ok(std::io::BufReader::new(file)
+                .lines()
+                .enumerate()
+                .map(|(i, l)| (i as u64 + 1, l.map_err(|e| e.to_string()))))
+        };
         let skip_bad = args.skip_bad;
-        // The lines of the file, read again from the start on restore (the reader skips those
-        // emitted before the checkpoint).
-        let mut source = IteratorSource::new(lines, true);
+        // The lines of the file, read again from the start whenever the source starts (after a
+        // restore the reader skips those emitted before the checkpoint).
+        let mut source = IteratorSource::from_fn(lines, true);
         if let Some(rate) = args.rate {
             source = source.with_rate(rate as f64);
         }

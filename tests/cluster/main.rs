@@ -458,3 +458,4 @@ fn a_taskmanager_that_stops_heartbeating_is_lost_and_registers_again_when_it_wak
     cluster.wait_for_taskmanagers(2);
     assert!(cluster.logs().contains("no heartbeat"), "{}", cluster.logs());
 }
+mod checkpoints;

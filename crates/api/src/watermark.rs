@@ -241,6 +241,13 @@ impl<T: Data, S: Source<T>> Source<T> for WatermarkedSource<S, T> {
     ) -> spate_runtime::Result<Box<dyn SplitEnumerator<S::Split>>> {
         self.inner.create_enumerator(parallelism)
     }
+    fn restore_enumerator(
+        &self,
+        parallelism: u32,
+        splits: Vec<S::Split>,
+    ) -> spate_runtime::Result<Box<dyn SplitEnumerator<S::Split>>> {
+        self.inner.restore_enumerator(parallelism, splits)
+    }
     fn create_reader(&self, ctx: &TaskContext) -> spate_runtime::Result<Box<dyn SourceReader<T, S::Split>>> {
         Ok(Box::new(WatermarkedReader {
             inner: self.inner.create_reader(ctx)?,
@@ -321,6 +328,12 @@ impl<T> Collector<T> for Stamping<'_, T> {
 }
 
 impl<T: Data, S: Send> SourceReader<T, S> for WatermarkedReader<T, S> {
+    /// The inner reader's splits with their progress; the watermark generators start afresh on
+    /// restore (as in Flink), and downstream operators keep their restored watermarks.
+    fn snapshot_state(&mut self) -> spate_runtime::Result<Vec<S>> {
+        self.inner.snapshot_state()
+    }
+
     fn add_split(&mut self, split: S) -> spate_runtime::Result<()> {
         self.split = Some((self.strategy.generator)());
         self.splits_started += 1;

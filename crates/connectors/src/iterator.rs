@@ -23,18 +23,42 @@ const MAX_SLEEP: Duration = Duration::from_millis(50);
 /// Records skipped per `poll_next` when a restored reader catches up.
 const SKIPS_PER_POLL: u64 = 1 << 16;
 
+/// Makes the iterator of a reader.
+type IterFactory<I> = Box<dyn Fn() -> Result<I> + Send + Sync>;
+
+/// Where a reader's iterator comes from.
+enum Origin<I> {
+    /// One iterator, handed to the first reader (a job that restarts in the same process cannot
+    /// read it again).
+    Once(Mutex<Option<I>>),
+    /// A fresh iterator for every reader, also after a restart.
+    Factory(IterFactory<I>),
+}
+
 /// Reads an iterator in a single subtask (an iterator cannot be split).
 pub struct IteratorSource<I> {
-    iter: Mutex<Option<I>>,
+    origin: Origin<I>,
     bounded: bool,
     rate: Option<f64>,
 }
 
 impl<I> IteratorSource<I> {
-    /// A source over `iter`; `bounded` says whether the iterator ends.
+    /// A source over `iter`; `bounded` says whether the iterator ends. It can be read once per
+    /// process: for jobs that restart (checkpoints, failover on a cluster) use
+    /// [`from_fn`](Self::from_fn).
     pub fn new(iter: I, bounded: bool) -> Self {
         IteratorSource {
-            iter: Mutex::new(Some(iter)),
+            origin: Origin::Once(Mutex::new(Some(iter))),
+            bounded,
+            rate: None,
+        }
+    }
+
+    /// A source whose reader gets a fresh iterator from `make` each time it starts (also when
+    /// the job restarts in the same process); an error from `make` fails the subtask.
+    pub fn from_fn(make: impl Fn() -> Result<I> + Send + Sync + 'static, bounded: bool) -> Self {
+        IteratorSource {
+            origin: Origin::Factory(Box::new(make)),
             bounded,
             rate: None,
         }
@@ -84,14 +108,20 @@ impl<T: Data, I: Iterator<Item = T> + Send + 'static> Source<T> for IteratorSour
     }
     fn create_reader(&self, ctx: &TaskContext) -> Result<Box<dyn SourceReader<T, IteratorPosition>>> {
         let iter = if ctx.subtask == 0 {
-            let mut slot = self
-                .iter
-                .lock()
-                .map_err(|_| Error::Internal("iterator lock poisoned".into()))?;
-            Some(
-                slot.take()
-                    .ok_or_else(|| Error::Other("an iterator source can run only once".into()))?,
-            )
+            match &self.origin {
+                Origin::Once(slot) => {
+                    let mut slot = slot
+                        .lock()
+                        .map_err(|_| Error::Internal("iterator lock poisoned".into()))?;
+                    Some(slot.take().ok_or_else(|| {
+                        Error::Other(
+                            "an iterator source can run only once per process (IteratorSource::from_fn makes one that can restart)"
+                                .into(),
+                        )
+                    })?)
+                }
+                Origin::Factory(make) => Some(make()?),
+            }
         } else {
             None
         };

@@ -1,0 +1,317 @@
+//! Fault tolerance on a multi-process cluster: checkpoints, exactly-once file output across
+//! TaskManager kills, stop with savepoint and restore at another parallelism.
+
+use super::text;
+use spate_e2e::binary;
+use spate_e2e::cluster::{job_id_of, Cluster};
+use std::io::Write as _;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The lines of the committed (visible) files of `dir`, sorted; hidden files (in-progress or
+/// staged part files) are not output.
+fn committed_lines(dir: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if name.starts_with('.') || name.starts_with('_') {
+                continue;
+            }
+            let text = std::fs::read_to_string(e.path()).unwrap();
+            lines.extend(text.lines().map(str::to_string));
+        }
+    }
+    lines.sort();
+    lines
+}
+
+fn write_events(path: &Path, n: u64) {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    for i in 0..n {
+        let key = format!("k{}", (i * 7919) % 53);
+        let ts = i * 5 + (i % 7) * 40;
+        writeln!(f, "{key},{ts},{}", i % 97).unwrap();
+    }
+}
+
+/// The watermark bound of every run: above the disorder of `write_events` (at most 240 ms), so
+/// no record is late and a batch run (which has no late data) is the reference.
+const BOUND_MS: &str = "300";
+
+/// The undisturbed batch run of `event_windows` (the reference output).
+fn batch_reference(input: &Path, out: &Path) {
+    let run = Command::new(binary("examples/event_windows"))
+        .args([
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "-p",
+            "2",
+        ])
+        .env("SPATE_DYNAMIC_PROPERTIES", "execution.runtime-mode=BATCH")
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", text(&run));
+}
+
+fn assert_same_output(reference: &Path, got: &Path) {
+    for sub in ["tumbling", "sessions", "late"] {
+        let (want, have) = (
+            committed_lines(&reference.join(sub)),
+            committed_lines(&got.join(sub)),
+        );
+        assert!(
+            want == have,
+            "{sub}: {} reference lines, {} committed lines; missing {:?}, extra {:?}",
+            want.len(),
+            have.len(),
+            want.iter()
+                .filter(|l| !have.contains(l))
+                .take(5)
+                .collect::<Vec<_>>(),
+            have.iter()
+                .filter(|l| !want.contains(l))
+                .take(5)
+                .collect::<Vec<_>>()
+        );
+    }
+    assert!(!committed_lines(&got.join("tumbling")).is_empty());
+}
+
+fn checkpoint_props(dir: &Path) -> Vec<String> {
+    vec![
+        "-D".into(),
+        "execution.runtime-mode=STREAMING".into(),
+        "-D".into(),
+        "execution.checkpointing.interval=500ms".into(),
+        "-D".into(),
+        format!("state.checkpoints.dir={}", dir.join("checkpoints").display()),
+    ]
+}
+
+fn running(cluster: &Cluster, id: &str) -> bool {
+    let (_, body) = cluster.get(&format!("/jobs/{id}"));
+    body.contains("\"state\":\"RUNNING\"")
+}
+
+fn number_after(text: &str, key: &str) -> Option<u64> {
+    text.split(key).nth(1)?.split([',', '}']).next()?.parse().ok()
+}
+
+fn restarts(cluster: &Cluster, id: &str) -> u64 {
+    let (_, body) = cluster.get(&format!("/jobs/{id}"));
+    number_after(&body, "\"restarts\":").unwrap_or(0)
+}
+
+/// Whether the job of a `GET /jobs/{id}` answer runs with every subtask of every vertex running.
+fn all_running(body: &str) -> bool {
+    body.contains("\"state\":\"RUNNING\"")
+        && body.split("\"tasks\":{").skip(1).all(|t| {
+            let t = t.split('}').next().unwrap_or("");
+            number_after(t, "\"total\":").is_some()
+                && number_after(t, "\"total\":") == number_after(t, "\"running\":")
+        })
+}
+
+fn completed_checkpoints(cluster: &Cluster, id: &str) -> u64 {
+    let (_, body) = cluster.get(&format!("/jobs/{id}/checkpoints"));
+    body.split("\"completed\":")
+        .nth(1)
+        .and_then(|s| s.split([',', '}']).next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn killing_taskmanagers_during_a_checkpointed_streaming_job_loses_and_duplicates_nothing() {
+    let mut cluster = Cluster::start_with(
+        3,
+        2,
+        &[
+            "restart-strategy.type=fixed-delay",
+            "restart-strategy.fixed-delay.attempts=50",
+            "restart-strategy.fixed-delay.delay=200ms",
+        ],
+    );
+    let input = cluster.dir.path().join("events.csv");
+    write_events(&input, 60_000);
+    let reference = cluster.dir.path().join("reference");
+    batch_reference(&input, &reference);
+
+    let out = cluster.dir.path().join("out");
+    let props = checkpoint_props(cluster.dir.path());
+    let mut args: Vec<&str> = props.iter().map(String::as_str).collect();
+    args.extend(["--detached"]);
+    let run = cluster.run(
+        &args,
+        &binary("examples/event_windows"),
+        &[
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "-p",
+            "2",
+            "--rate",
+            "3000",
+            "--out-of-orderness-ms",
+            BOUND_MS,
+        ],
+    );
+    assert!(run.status.success(), "{}\n{}", text(&run), cluster.logs());
+    let id = job_id_of(&String::from_utf8_lossy(&run.stdout));
+
+    // Five kill -9 of a TaskManager at different moments, each after at least one new
+    // checkpoint completed, a replacement started each time.
+    let mut kills = 0;
+    let mut seen = 0;
+    let start = Instant::now();
+    let mut victim = 0usize;
+    while kills < 5 {
+        assert!(start.elapsed() < Duration::from_secs(240), "{}", cluster.logs());
+        let (_, body) = cluster.get(&format!("/jobs/{id}"));
+        assert!(
+            !body.contains("\"state\":\"FAILED\""),
+            "{body}\n{}",
+            cluster.logs()
+        );
+        if body.contains("\"state\":\"FINISHED\"") {
+            break;
+        }
+        let done = completed_checkpoints(&cluster, &id);
+        if running(&cluster, &id) && done > seen {
+            seen = done;
+            victim = (victim + 1) % cluster.taskmanagers.len();
+            let restarts_before = restarts(&cluster, &id);
+            let tm = &mut cluster.taskmanagers[victim];
+            if tm.try_wait().unwrap().is_none() {
+                Command::new("kill")
+                    .args(["-9", &tm.id().to_string()])
+                    .status()
+                    .unwrap();
+                let killed = Instant::now();
+                let _ = tm.wait();
+                cluster.add_taskmanager(2);
+                // Time from the kill until the job runs again (restarted, every subtask running).
+                // A TaskManager without subtasks of the job does not restart it: not counted.
+                loop {
+                    let (_, body) = cluster.get(&format!("/jobs/{id}"));
+                    if body.contains("\"state\":\"FINISHED\"") {
+                        break;
+                    }
+                    let restarted = restarts(&cluster, &id) > restarts_before;
+                    if restarted && all_running(&body) {
+                        kills += 1;
+                        eprintln!(
+                            "kill {kills}: the job runs again {} ms after the kill",
+                            killed.elapsed().as_millis()
+                        );
+                        break;
+                    }
+                    if !restarted && killed.elapsed() > Duration::from_secs(5) {
+                        break;
+                    }
+                    assert!(
+                        killed.elapsed() < Duration::from_secs(60),
+                        "{body}\n{}",
+                        cluster.logs()
+                    );
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                std::thread::sleep(Duration::from_millis(200 * kills as u64));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(kills, 5, "the job ended before five kills: make the input longer");
+    let state = cluster.wait_for_state(&id, &["FINISHED", "FAILED", "CANCELED"], Duration::from_secs(300));
+    let (_, body) = cluster.get(&format!("/jobs/{id}"));
+    assert_eq!(state, "FINISHED", "{body}\n{}", cluster.logs());
+    assert_same_output(&reference, &out);
+}
+
+#[test]
+fn stop_with_savepoint_and_restore_at_another_parallelism() {
+    let cluster = Cluster::start(3, 1);
+    let input = cluster.dir.path().join("events.csv");
+    write_events(&input, 12_000);
+    let reference = cluster.dir.path().join("reference");
+    batch_reference(&input, &reference);
+    let out = cluster.dir.path().join("out");
+    let props = checkpoint_props(cluster.dir.path());
+    let job = binary("examples/event_windows");
+    let savepoints = cluster.dir.path().join("savepoints");
+
+    // p=1, stopped with a savepoint; then p=3 from it, stopped again; then p=2 to the end.
+    let mut from: Option<String> = None;
+    for (i, p) in ["1", "3", "2"].iter().enumerate() {
+        let mut args: Vec<&str> = props.iter().map(String::as_str).collect();
+        let last = i == 2;
+        if !last {
+            args.push("--detached");
+        }
+        if let Some(f) = &from {
+            args.extend(["--from-savepoint", f.as_str()]);
+        }
+        let run = cluster.run(
+            &args,
+            &job,
+            &[
+                "--input",
+                input.to_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+                "-p",
+                p,
+                "--rate",
+                "3000",
+                "--out-of-orderness-ms",
+                BOUND_MS,
+            ],
+        );
+        assert!(
+            run.status.success(),
+            "run {i}: {}\n{}",
+            text(&run),
+            cluster.logs()
+        );
+        if last {
+            break;
+        }
+        let id = job_id_of(&String::from_utf8_lossy(&run.stdout));
+        let start = Instant::now();
+        while completed_checkpoints(&cluster, &id) < 2 {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "no checkpoints\n{}",
+                cluster.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let stop = Command::new(binary("spate"))
+            .args([
+                "stop",
+                "-m",
+                &cluster.rest,
+                "--savepoint-path",
+                savepoints.to_str().unwrap(),
+                &id,
+            ])
+            .output()
+            .unwrap();
+        assert!(stop.status.success(), "{}\n{}", text(&stop), cluster.logs());
+        let said = String::from_utf8_lossy(&stop.stdout).to_string();
+        let path = said
+            .split("Path: ")
+            .nth(1)
+            .and_then(|s| s.lines().next())
+            .unwrap_or_else(|| panic!("no savepoint path in {said}"))
+            .to_string();
+        cluster.wait_for_state(&id, &["FINISHED", "FAILED", "CANCELED"], Duration::from_secs(60));
+        from = Some(path);
+    }
+    assert_same_output(&reference, &out);
+}
