@@ -12,8 +12,9 @@
 //! to `DIR/bad/*` and is counted instead. Runs in streaming mode unless
 //! `execution.runtime-mode` is configured. `--rate R` throttles the source to R lines per second.
 //!
-//! With checkpoints (`-D execution.checkpointing.interval=500ms -D state.checkpoints.dir=...` in a
-//! streaming run) the job is exactly-once: the source's position is the number of lines emitted
+//! `-D key=value` sets configuration (also through `spate run -D`). With checkpoints
+//! (`-D execution.runtime-mode=STREAMING -D execution.checkpointing.interval=500ms`, optionally
+//! `-D state.checkpoints.dir=...`; the default is `spate-checkpoints` in the temporary directory) the job is exactly-once: the source's position is the number of lines emitted
 //! (the file is read again from its start on restore and those lines skipped, so it must not
 //! change while the job runs) and the output directories get their part files through the
 //! exactly-once file sink, visible when the checkpoint after them completes. Once the input ended
@@ -51,6 +52,10 @@ struct Args {
     /// Send malformed lines to DIR/bad instead of failing.
     #[arg(long)]
     skip_bad: bool,
+    /// A configuration value, `-D key=value` (repeatable), e.g.
+    /// `-D execution.checkpointing.interval=500ms`; applied over the environment's configuration.
+    #[arg(short = 'D', value_name = "KEY=VALUE")]
+    define: Vec<String>,
     /// Parallelism of the windows and sinks.
     #[arg(long, short = 'p')]
     parallelism: Option<u32>,
@@ -66,6 +71,12 @@ fn main() {
         std::fs::File::open(&args.input)
             .map_err(|e| anyhow::anyhow!("cannot open input {}: {e}", args.input.display()))?;
         let env = StreamEnv::from_env()?;
+        for d in &args.define {
+            let (key, value) = d
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("-D {d}: expected key=value"))?;
+            env.set_config(key.trim(), value.trim())?;
+        }
         if !env.config().contains("execution.runtime-mode") {
             env.set_runtime_mode(RuntimeMode::Streaming);
         }

@@ -532,3 +532,96 @@ fn global_windows_fire_only_through_their_trigger() {
     // Without a trigger a global window never fires, not even at the end of the input.
     assert_eq!(run(None), []);
 }
+
+/// The committed lines of every file of `dir` (hidden in-progress or staged files excluded),
+/// sorted.
+fn committed_lines(dir: &std::path::Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if !name.starts_with('.') && !name.starts_with('_') {
+            lines.extend(
+                std::fs::read_to_string(e.path())
+                    .unwrap()
+                    .lines()
+                    .map(str::to_string),
+            );
+        }
+    }
+    lines.sort();
+    lines
+}
+
+#[test]
+fn event_windows_with_checkpoints_writes_the_lines_of_a_batch_run_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.csv");
+    // In order up to 300 ms, below the bound: no late line, so the batch run is the reference.
+    let text: String = (0..6000u64)
+        .map(|i| format!("k{},{},{}\n", i % 17, i * 3 + (i % 5) * 60, i % 11))
+        .collect();
+    std::fs::write(&input, text).unwrap();
+    let run = |out: &std::path::Path, extra: &[&str]| {
+        let o = Command::new(binary("examples/event_windows"))
+            .args([
+                "--input",
+                input.to_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+                "--out-of-orderness-ms",
+                "400",
+                "-p",
+                "2",
+            ])
+            .args(extra)
+            .env_remove("SPATE_DYNAMIC_PROPERTIES")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stderr).to_string()
+    };
+    let batch = dir.path().join("batch");
+    run(&batch, &["-D", "execution.runtime-mode=BATCH"]);
+    let streaming = dir.path().join("streaming");
+    let checkpoints = dir.path().join("checkpoints");
+    let log = run(
+        &streaming,
+        &[
+            "--rate",
+            "4000",
+            "-D",
+            "execution.runtime-mode=STREAMING",
+            "-D",
+            "execution.checkpointing.interval=500ms",
+            "-D",
+            &format!("state.checkpoints.dir={}", checkpoints.display()),
+        ],
+    );
+    assert!(
+        log.contains("checkpoint completed"),
+        "no checkpoint was taken:\n{log}"
+    );
+    for sub in ["tumbling", "sessions", "late"] {
+        assert_eq!(
+            committed_lines(&batch.join(sub)),
+            committed_lines(&streaming.join(sub)),
+            "{sub} differs"
+        );
+        let hidden: Vec<_> = std::fs::read_dir(streaming.join(sub))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(hidden.is_empty(), "staged files left in {sub}: {hidden:?}");
+    }
+    assert!(!committed_lines(&streaming.join("tumbling")).is_empty());
+    // A finished job's checkpoints are removed.
+    let left: Vec<_> = std::fs::read_dir(&checkpoints)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "checkpoints left after the job finished: {left:?}"
+    );
+}

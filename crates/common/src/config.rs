@@ -281,7 +281,7 @@ pub mod keys {
             "EXACTLY_ONCE (operators with several inputs align barriers) or AT_LEAST_ONCE (no alignment)";
         /// Where checkpoints are written.
         CHECKPOINTS_DIR: String = "state.checkpoints.dir", ValueKind::Text, "",
-            "directory (file:// or hdfs://) of checkpoints: <dir>/<job-id>/chk-<n>/ (required when checkpointing is on)";
+            "directory (file:// or hdfs://) of checkpoints: <dir>/<job-id>/chk-<n>/ (default: spate-checkpoints in io.tmp.dirs, which serves one machine only; use hdfs:// for clusters over several hosts)";
         /// Completed checkpoints kept.
         CHECKPOINTS_RETAINED: u64 = "state.checkpoints.num-retained", ValueKind::Int { min: 1 }, "2",
             "completed checkpoints kept (recovery falls back to an older one when the latest is corrupt)";

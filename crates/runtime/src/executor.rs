@@ -518,7 +518,11 @@ impl Driver {
             }
         }
         if let Some((c, _)) = self.checkpointing.as_mut().and_then(|c| c.coordinator.as_mut()) {
-            c.abort_all("the job ended");
+            if failure.is_none() && cancelled_at.is_none() {
+                c.discard_all();
+            } else {
+                c.abort_all("the job ended");
+            }
         }
         let mut status = if failure.is_some() {
             JobStatus::Failed

@@ -255,6 +255,12 @@ pub(crate) async fn drive(jm: Arc<JobManager>, job: Arc<JobEntry>, mut events: U
             }
         }
     };
+    // A finished (or stopped, its savepoint copied) job's checkpoints are of no further use.
+    if let Some(mut c) = checkpoints.take() {
+        if matches!(outcome, Outcome::Finished | Outcome::Stopped) {
+            let _ = tokio::task::spawn_blocking(move || c.coordinator.discard_all()).await;
+        }
+    }
     // Sinks commit or clean up; split statistics for the result. A job stopped with a savepoint
     // discards what it staged after the savepoint (a job restored from it produces that again).
     let success = matches!(outcome, Outcome::Finished);

@@ -287,6 +287,18 @@ impl CheckpointCoordinator {
         })
     }
 
+    /// The job finished: its checkpoints are of no further use and are removed (a failed or
+    /// cancelled job keeps them, to be resumed with `--from-savepoint`).
+    pub fn discard_all(&mut self) {
+        let ids: Vec<CheckpointId> = self.pending.keys().copied().chain(self.storage.list()).collect();
+        self.pending.clear();
+        for id in ids {
+            self.storage.discard(id);
+        }
+        self.storage.remove_job_dir();
+        self.retained.clear();
+    }
+
     /// Whether checkpoint `id` is in progress.
     pub fn is_pending(&self, id: CheckpointId) -> bool {
         self.pending.contains_key(&id)

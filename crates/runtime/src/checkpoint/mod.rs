@@ -101,16 +101,20 @@ impl CheckpointConfig {
         let interval = config
             .get_opt(&keys::CHECKPOINTING_INTERVAL)
             .filter(|i| !i.is_zero());
-        let dir = config.get(&keys::CHECKPOINTS_DIR);
+        let mut dir = config.get(&keys::CHECKPOINTS_DIR);
         if dir.trim().is_empty() {
-            return match interval {
-                None => Ok(None),
-                Some(_) => Err(Error::Other(format!(
-                    "{} is set but {} is not: checkpoints need a directory (file:// or hdfs://)",
-                    keys::CHECKPOINTING_INTERVAL.spec.name,
-                    keys::CHECKPOINTS_DIR.spec.name
-                ))),
-            };
+            if interval.is_none() {
+                return Ok(None);
+            }
+            // Without a directory: the local temporary directory, which serves one machine (an
+            // embedded job, or a cluster on one host); a cluster over several hosts needs a
+            // shared one (hdfs://).
+            let tmp = config
+                .get_opt(&keys::TMP_DIRS)
+                .filter(|d| !d.trim().is_empty())
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(std::env::temp_dir);
+            dir = tmp.join("spate-checkpoints").display().to_string();
         }
         let mode = if config.get(&keys::CHECKPOINTING_MODE) == "AT_LEAST_ONCE" {
             CheckpointingMode::AtLeastOnce

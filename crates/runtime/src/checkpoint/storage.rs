@@ -236,6 +236,15 @@ impl CheckpointStorage {
         }
     }
 
+    /// Removes the job's (empty) checkpoint directory.
+    pub fn remove_job_dir(&self) {
+        if let Ok(entries) = self.fs.list_dir(&self.root) {
+            if entries.is_empty() {
+                let _ = self.fs.delete(&self.root, false);
+            }
+        }
+    }
+
     /// The ids of the checkpoints in the job's directory, newest first.
     pub fn list(&self) -> Vec<CheckpointId> {
         let mut ids: Vec<CheckpointId> = match self.fs.list_dir(&self.root) {
