@@ -220,7 +220,8 @@ impl LocalExecutor {
             .filter(|p| !p.trim().is_empty())
         {
             Some(path) if mode == ExecutionMode::Streaming => {
-                let r = RestoredCheckpoint::load(path.trim())
+                let path = crate::checkpoint::storage::resolve_restore_path(path.trim())?;
+                let r = RestoredCheckpoint::load(&path)
                     .map_err(|e| Error::Other(format!("cannot restore from {}: {e}", path.trim())))?;
                 crate::checkpoint::check_restore(
                     &r,

@@ -172,10 +172,22 @@ pub(crate) async fn drive(jm: Arc<JobManager>, job: Arc<JobEntry>, mut events: U
         allow_non_restored: config.get(&keys::SAVEPOINT_IGNORE_UNCLAIMED),
         savepoints: HashMap::new(),
     });
-    let initial_restore = config
+    let initial_restore = match config
         .get_opt(&keys::SAVEPOINT_PATH)
         .map(|p| p.trim().to_string())
-        .filter(|p| !p.is_empty());
+        .filter(|p| !p.is_empty())
+    {
+        Some(p) => match tokio::task::spawn_blocking(move || {
+            spate_runtime::checkpoint::storage::resolve_restore_path(&p)
+        })
+        .await
+        {
+            Ok(Ok(dir)) => Some(dir),
+            Ok(Err(e)) => return finish(&jm, &job, "FAILED", Some(format!("cannot restore: {e}"))).await,
+            Err(e) => return finish(&jm, &job, "FAILED", Some(e.to_string())).await,
+        },
+        None => None,
+    };
     let mut attempt = 0u32;
     let outcome = loop {
         attempt += 1;

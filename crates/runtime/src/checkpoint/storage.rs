@@ -271,6 +271,24 @@ impl CheckpointStorage {
     }
 }
 
+/// The checkpoint to start from for a user-given path (`--from-savepoint`): the path itself
+/// when it holds a checkpoint or savepoint (its metadata file); else, when it is a job's
+/// checkpoint directory (`<state.checkpoints.dir>/<job-id>`), its newest intact checkpoint,
+/// skipping incomplete or corrupt ones with a warning.
+pub fn resolve_restore_path(path: &str) -> Result<String> {
+    let (fs, uri) = spate_fs::resolve(path).map_err(|e| Error::Other(format!("{path}: {e}")))?;
+    if fs.status(&uri.join(METADATA_FILE)).is_ok() {
+        return Ok(uri.to_string());
+    }
+    let storage = CheckpointStorage { fs, root: uri };
+    match storage.latest() {
+        Some(c) => Ok(c.dir),
+        None => Err(Error::Other(format!(
+            "{path} holds no complete checkpoint or savepoint (no {METADATA_FILE} in it or in a chk-<n> directory below it)"
+        ))),
+    }
+}
+
 /// A complete checkpoint read back, every file checked.
 #[derive(Clone, Debug)]
 pub struct RestoredCheckpoint {
