@@ -13,16 +13,19 @@
 # size (about KEYS x open windows entries). Exits non-zero if a build or run fails or results
 # differ; the target is only reported (the machine may be noisy).
 #
-# Environment: EVENTS=20000000 KEYS=200000 RUNS=3 PARALLELISM=2 INTERVAL=1s SKIP_BUILD=1
+# Environment: EVENTS=20000000 KEYS=200000 RUNS=3 PARALLELISM=2 INTERVAL=1s EVENTS_PER_MS=1000
+# SKIP_BUILD=1. For about 1 GB of keyed state: EVENTS=40000000 KEYS=20000000 EVENTS_PER_MS=20000
+# RUNS=1 (about 25 million (key, window) entries in open windows).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 EVENTS="${EVENTS:-20000000}"
 KEYS="${KEYS:-200000}"
 RUNS="${RUNS:-3}"
 PARALLELISM="${PARALLELISM:-2}"
+EVENTS_PER_MS="${EVENTS_PER_MS:-1000}"
 INTERVAL="${INTERVAL:-1s}"
 die() { echo "bench-checkpoints: $*" >&2; exit 1; }
-for v in EVENTS KEYS RUNS PARALLELISM; do
+for v in EVENTS KEYS RUNS PARALLELISM EVENTS_PER_MS; do
   [[ "${!v}" =~ ^[0-9]+$ && "${!v}" -gt 0 ]] || die "$v must be a positive integer, not '${!v}'"
 done
 cd "$ROOT"
@@ -37,13 +40,13 @@ trap 'rm -rf "$TMP"' EXIT
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$2" | head -1; }
 plain=(); ckpt=(); results=""
 for r in $(seq 1 "$RUNS"); do
-  out=$(SPATE_DYNAMIC_PROPERTIES="" "$BIN" --events "$EVENTS" --keys "$KEYS" -p "$PARALLELISM" 2>"$TMP/plain.log") \
+  out=$(SPATE_DYNAMIC_PROPERTIES="" "$BIN" --events "$EVENTS" --keys "$KEYS" --events-per-ms "$EVENTS_PER_MS" -p "$PARALLELISM" 2>"$TMP/plain.log") \
     || die "plain run failed: $(tail -5 "$TMP/plain.log")"
   plain+=("$(field events_per_sec "$out")")
   want="$(field results "$out") $(field total "$out") $(field checksum "$out")"
   rm -rf "$TMP/ckpt"
   props=$(printf 'execution.checkpointing.interval=%s\nstate.checkpoints.dir=%s' "$INTERVAL" "$TMP/ckpt")
-  out=$(SPATE_DYNAMIC_PROPERTIES="$props" RUST_LOG=info "$BIN" --events "$EVENTS" --keys "$KEYS" -p "$PARALLELISM" 2>"$TMP/ckpt.log") \
+  out=$(SPATE_DYNAMIC_PROPERTIES="$props" RUST_LOG=info "$BIN" --events "$EVENTS" --keys "$KEYS" --events-per-ms "$EVENTS_PER_MS" -p "$PARALLELISM" 2>"$TMP/ckpt.log") \
     || die "checkpointed run failed: $(tail -5 "$TMP/ckpt.log")"
   ckpt+=("$(field events_per_sec "$out")")
   got="$(field results "$out") $(field total "$out") $(field checksum "$out")"
