@@ -3,6 +3,7 @@
 //! HDFS print a skip message and pass, unless `SPATE_REQUIRE_HADOOP=1`.
 #![allow(clippy::unwrap_used)]
 
+mod checkpoints;
 mod csv;
 mod errors;
 mod fixture;
