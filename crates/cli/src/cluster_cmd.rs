@@ -47,6 +47,10 @@ pub(crate) struct TaskManagerArgs {
     /// Directory for fetched job binaries and worker logs (default: a new temporary directory).
     #[arg(long, value_name = "DIR")]
     work_dir: Option<PathBuf>,
+    /// The resource manager's name for this TaskManager (the YARN ApplicationMaster passes the
+    /// container id), shown to it by the JobManager.
+    #[arg(long, value_name = "ID", hide = true)]
+    resource_id: Option<String>,
 }
 
 /// Arguments of `spate list`.
@@ -192,6 +196,7 @@ pub(crate) fn taskmanager(args: &TaskManagerArgs) -> Result<()> {
         host,
         slots,
         work_dir,
+        resource_id: args.resource_id.clone(),
     };
     runtime()?.block_on(spate_cluster::taskmanager::serve(conf, options, ctrl_c()))
 }

@@ -7,6 +7,7 @@ mod cluster_cmd;
 mod config_cmd;
 mod run;
 mod yarn_am;
+mod yarn_containers;
 mod yarn_session;
 
 use clap::{Parser, Subcommand};

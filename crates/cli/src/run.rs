@@ -44,8 +44,8 @@ pub(crate) struct RunArgs {
     /// Where to run: `local` (embedded, the default without -m), `remote` (with -m),
     /// `yarn-session`: submit to the YARN session of the properties file that `spate
     /// yarn-session` wrote, with its JobManager address and secret, or `yarn-per-job`: start a
-    /// YARN application for this job alone (parallelism / taskmanager.numberOfTaskSlots
-    /// TaskManagers), which ends with the job's status.
+    /// YARN application for this job alone (as many TaskManagers as its slots need, on the hosts
+    /// of its input first; taskmanager.numberOfTaskSlots each), which ends with the job's status.
     #[arg(short = 't', long = "target", value_name = "TARGET", value_parser = ["local", "remote", "yarn-session", "yarn-per-job"])]
     target: Option<String>,
 
@@ -137,12 +137,12 @@ pub(crate) fn run(args: &RunArgs) -> Result<ExitCode> {
     Ok(exit_code(args, status?))
 }
 
-/// `-t yarn-per-job`: a YARN application with enough TaskManagers for the job's parallelism.
+/// `-t yarn-per-job`: a YARN application whose ApplicationMaster starts the TaskManagers the job
+/// needs once it is submitted (its slots, on the hosts of its input).
 fn deploy_per_job(conf: &Configuration, args: &RunArgs) -> Result<crate::yarn_session::Deployed> {
     let slots = conf.get_opt(&keys::TASK_SLOTS).unwrap_or(1).max(1);
-    let parallelism = conf.get_opt(&keys::PARALLELISM_DEFAULT).unwrap_or(1).max(1);
     let shape = crate::yarn_session::Shape {
-        taskmanagers: u32::try_from(parallelism.div_ceil(slots)).unwrap_or(u32::MAX),
+        taskmanagers: 0,
         slots: u32::try_from(slots).unwrap_or(u32::MAX),
         per_job: true,
     };

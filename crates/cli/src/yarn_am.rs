@@ -2,35 +2,41 @@
 //! inside the AM container, never by hand).
 //!
 //! It runs a JobManager on the container's host (`$NM_HOST`, RPC and REST on free ports),
-//! registers with the ResourceManager (host, RPC port, tracking URL = the REST API), asks for
-//! `-n` TaskManager containers and starts `./spate taskmanager` in each, heartbeats every second,
-//! replaces containers that end, and on SIGTERM (a kill), a shutdown order of the RM or too many
-//! failed containers stops the containers and unregisters.
+//! registers with the ResourceManager (host, RPC port, tracking URL = the REST API) and
+//! heartbeats every second. Each heartbeat it asks the JobManager what its jobs need
+//! ([`spate_cluster::jobmanager::JobManagerHandle`]: slots, and the hosts that store the input
+//! of jobs waiting for slots) and keeps that many TaskManager containers, at least `-n`, asking
+//! for them on those hosts first ([`crate::yarn_containers`]); it starts `./spate taskmanager` in
+//! each, replaces containers that end, releases surplus ones and TaskManagers idle for
+//! `resourcemanager.taskmanager-timeout` beyond what the jobs need. On SIGTERM (a kill), a
+//! shutdown order of the RM or too many failed containers it stops the containers and
+//! unregisters.
 //!
 //! Threads: the JobManager runs on its own tokio runtime (thread `jobmanager`); the YARN calls
 //! block and run on the main thread.
 
 use crate::config_cmd::{self, ConfigArgs};
+use crate::yarn_containers::{ContainerBook, Match};
 use crate::yarn_session::{decode_resources, ENV_RESOURCES};
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
-use spate_cluster::rest::model::MultipleJobsDetails;
+use spate_cluster::jobmanager::JobManagerHandle;
 use spate_cluster::role;
 use spate_common::config::keys;
 use spate_yarn::{
     AllocateRequest, AmCommand, AmRmClient, Container, ContainerId, ContainerLaunchContext, FinalStatus,
-    LocalResource, NmClient, NodeId, Resource, ResourceRequest,
+    LocalResource, NmClient, NodeId, Resource,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, warn};
 
-/// Interval of the `allocate` heartbeat.
 /// How long a per-job application keeps its JobManager after the job ended (the client polls
 /// every 200 ms).
 const PER_JOB_LINGER: Duration = Duration::from_secs(3);
+/// Interval of the `allocate` heartbeat.
 const HEARTBEAT: Duration = Duration::from_secs(1);
 /// Containers that may end unexpectedly before the session gives up.
 const MAX_FAILED_CONTAINERS: u32 = 10;
@@ -42,8 +48,8 @@ const TM_PRIORITY: i32 = 1;
 pub(crate) struct YarnAmArgs {
     #[command(flatten)]
     config: ConfigArgs,
-    /// TaskManagers to keep running.
-    #[arg(short = 'n', long, default_value_t = 2)]
+    /// TaskManagers to keep running at least (more are started as the jobs need them).
+    #[arg(short = 'n', long, default_value_t = 0)]
     taskmanagers: u32,
     /// Slots of each TaskManager.
     #[arg(short = 's', long, default_value_t = 1)]
@@ -86,6 +92,8 @@ pub(crate) fn yarn_am(args: &YarnAmArgs) -> Result<()> {
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let jm_stopped = stopped.clone();
     let jm_conf = conf.clone();
+    let handle = JobManagerHandle::new();
+    let jm_handle = handle.clone();
     let jm = spate_common::task::spawn_named("jobmanager", move || {
         let flag = jm_stopped.clone();
         let result = crate::cluster_cmd::runtime().and_then(|rt| {
@@ -99,7 +107,7 @@ pub(crate) fn yarn_am(args: &YarnAmArgs) -> Result<()> {
                     }
                     flag.store(true, Ordering::SeqCst);
                 };
-                spate_cluster::jobmanager::serve_on(jm_conf, rpc, rest, shutdown).await
+                spate_cluster::jobmanager::serve_with(jm_conf, rpc, rest, shutdown, jm_handle).await
             })
         });
         jm_stopped.store(true, Ordering::SeqCst);
@@ -117,16 +125,17 @@ pub(crate) fn yarn_am(args: &YarnAmArgs) -> Result<()> {
         jobmanager: format!("{host}:{rpc_port}"),
         secret,
         resources,
-        want: args.taskmanagers,
+        book: ContainerBook::new(args.taskmanagers, args.slots),
+        handle,
+        idle_timeout: conf.get(&keys::RESOURCEMANAGER_TASKMANAGER_TIMEOUT),
         slots: args.slots,
         capability: Resource::new(args.tm_memory, args.tm_vcores),
         running: BTreeMap::new(),
-        outstanding: 0,
         releases: Vec::new(),
         failed: 0,
         nms: HashMap::new(),
         registration: (host.clone(), i32::from(rpc_port), tracking.clone()),
-        per_job_rest: args.per_job.then(|| format!("{host}:{rest_port}")),
+        per_job: args.per_job,
     };
     let (status, diagnostics) = session.run(&stopped);
     info!(?status, diagnostics, "stopping the session");
@@ -147,19 +156,22 @@ struct Session<'a> {
     jobmanager: String,
     secret: String,
     resources: BTreeMap<String, LocalResource>,
-    want: u32,
+    /// Outstanding asks.
+    book: ContainerBook,
+    /// What the JobManager's jobs need, its TaskManagers.
+    handle: JobManagerHandle,
+    /// How long a TaskManager beyond the demand may stay idle.
+    idle_timeout: Duration,
     slots: u32,
     capability: Resource,
     running: BTreeMap<ContainerId, Container>,
-    /// Containers asked for and not yet allocated.
-    outstanding: i32,
     releases: Vec<ContainerId>,
     failed: u32,
     nms: HashMap<NodeId, NmClient>,
     /// What the AM registered with: host, RPC port, tracking URL.
     registration: (String, i32, String),
-    /// Per-job mode: the JobManager's REST address, polled for the job's end.
-    per_job_rest: Option<String>,
+    /// Per-job mode: the application ends with the first job.
+    per_job: bool,
 }
 
 impl Session<'_> {
@@ -170,23 +182,29 @@ impl Session<'_> {
             if stopped.load(Ordering::SeqCst) {
                 return (FinalStatus::Killed, "the session was stopped".into());
             }
-            let missing = i32::try_from(self.want as usize - self.running.len().min(self.want as usize))
-                .unwrap_or(0)
-                - self.outstanding;
-            let mut request = AllocateRequest {
+            let demand = self.handle.demand();
+            let hosts: Vec<String> = self.running.values().map(|c| c.node_id.host.clone()).collect();
+            self.book.plan(&demand, &hosts);
+            self.release_idle(self.book.target(&demand));
+            let asks = self.book.changed_asks(TM_PRIORITY, self.capability);
+            if !asks.is_empty() {
+                let on: Vec<String> = asks
+                    .iter()
+                    .map(|a| format!("{}={}", a.resource_name, a.num_containers))
+                    .collect();
+                info!(
+                    running = self.running.len(),
+                    target = self.book.target(&demand),
+                    slots = demand.slots,
+                    asks = on.join(" "),
+                    "asking for TaskManager containers"
+                );
+            }
+            let request = AllocateRequest {
                 releases: std::mem::take(&mut self.releases),
                 progress: 0.0,
-                ..Default::default()
+                asks,
             };
-            if missing > 0 {
-                self.outstanding += missing;
-                request.asks.push(ResourceRequest::anywhere(
-                    TM_PRIORITY,
-                    self.capability,
-                    self.outstanding,
-                ));
-                info!(containers = self.outstanding, "asking for TaskManager containers");
-            }
             let got = match self.am.allocate(&request) {
                 Ok(got) => {
                     errors = 0;
@@ -198,8 +216,9 @@ impl Session<'_> {
                     if errors > 10 {
                         return (FinalStatus::Failed, format!("lost the ResourceManager: {e}"));
                     }
-                    // The asks were not received: ask again.
-                    self.outstanding -= missing.max(0);
+                    // The asks and releases were not received: send them again.
+                    self.book.unsent();
+                    self.releases.extend(request.releases);
                     sleep_unless(stopped, HEARTBEAT);
                     continue;
                 }
@@ -214,7 +233,7 @@ impl Session<'_> {
                 ) {
                     return (FinalStatus::Failed, format!("re-registering failed: {e}"));
                 }
-                self.outstanding = 0;
+                self.book.forget();
                 continue;
             }
             if got.command == Some(AmCommand::Shutdown) {
@@ -224,11 +243,12 @@ impl Session<'_> {
                 );
             }
             for c in got.allocated {
-                if self.outstanding > 0 && self.running.len() < self.want as usize {
-                    self.outstanding -= 1;
-                    self.start(c);
-                } else {
-                    self.releases.push(c.id);
+                match self.book.allocated(&c.node_id.host) {
+                    Match::Start => self.start(c),
+                    Match::Surplus => {
+                        info!(container = %c.id, node = %c.node_id, "releasing a surplus container");
+                        self.releases.push(c.id);
+                    }
                 }
             }
             for s in got.completed {
@@ -247,6 +267,7 @@ impl Session<'_> {
                     }
                 }
             }
+            self.report_pending();
             if let Some(end) = self.job_end() {
                 // The submitting client polls the job's state; keep the JobManager up long
                 // enough for it to read the final one before the application ends.
@@ -257,24 +278,84 @@ impl Session<'_> {
         }
     }
 
-    /// Per-job mode: the final status once the (first) job ended.
+    /// Tells the JobManager how many slots are on their way: containers asked for, and started
+    /// ones whose TaskManager has not registered yet.
+    fn report_pending(&self) {
+        let registered: HashSet<String> = self
+            .handle
+            .taskmanagers()
+            .into_iter()
+            .map(|t| t.resource_id)
+            .collect();
+        let starting = self
+            .running
+            .keys()
+            .filter(|id| !registered.contains(&id.to_string()))
+            .count();
+        let containers = u32::try_from(self.book.outstanding().max(0)).unwrap_or(0)
+            + u32::try_from(starting).unwrap_or(u32::MAX);
+        self.handle
+            .set_pending_slots(containers.saturating_mul(self.slots));
+    }
+
+    /// Stops TaskManagers idle for the timeout while more run than `target`.
+    fn release_idle(&mut self, target: u32) {
+        let mut excess = self.running.len().saturating_sub(target as usize);
+        if excess == 0 {
+            return;
+        }
+        for tm in self.handle.taskmanagers() {
+            if excess == 0 {
+                break;
+            }
+            if tm.idle_for.is_none_or(|d| d < self.idle_timeout) {
+                continue;
+            }
+            let Some((&id, _)) = self
+                .running
+                .iter()
+                .find(|(id, _)| id.to_string() == tm.resource_id)
+            else {
+                continue;
+            };
+            let reason = format!(
+                "idle for {:?} (resourcemanager.taskmanager-timeout)",
+                self.idle_timeout
+            );
+            if !self.handle.retire(&tm.id, &reason) {
+                continue;
+            }
+            if let Some(c) = self.running.remove(&id) {
+                info!(container = %id, taskmanager = %tm.id, "releasing an idle TaskManager");
+                if let Ok(nm) = self.nm(&c.node_id) {
+                    if let Err(e) = nm.stop_container(c.id) {
+                        warn!(container = %c.id, "cannot stop: {e}");
+                    }
+                }
+                self.releases.push(id);
+                excess -= 1;
+            }
+        }
+    }
+
+    /// Per-job mode: the final status once the (first) job ended, with its error.
     fn job_end(&self) -> Option<(FinalStatus, String)> {
-        let rest = self.per_job_rest.as_ref()?;
-        let (200, body) = crate::cluster_cmd::http(rest, "GET", "/jobs/overview").ok()? else {
+        if !self.per_job {
             return None;
-        };
-        let jobs: MultipleJobsDetails = serde_json::from_str(&body).ok()?;
-        let job = jobs.jobs.first()?;
+        }
+        let job = self.handle.jobs().into_iter().next()?;
         let status = match job.state.as_str() {
             "FINISHED" => FinalStatus::Succeeded,
             "FAILED" => FinalStatus::Failed,
             "CANCELED" => FinalStatus::Killed,
             _ => return None,
         };
-        Some((
-            status,
-            format!("job {} ({}) ended {}", job.jid, job.name, job.state),
-        ))
+        let mut diagnostics = format!("job {} ({}) ended {}", job.id, job.name, job.state);
+        if let (FinalStatus::Failed, Some(f)) = (status, &job.failure) {
+            diagnostics.push_str(": ");
+            diagnostics.push_str(f);
+        }
+        Some((status, diagnostics))
     }
 
     /// Starts a TaskManager in `container`; on failure the container is released (and asked for
@@ -292,6 +373,8 @@ impl Session<'_> {
             &self.slots.to_string(),
             "--work-dir",
             ".",
+            "--resource-id",
+            &container.id.to_string(),
             "-D",
             &format!("{}={}", keys::CLUSTER_SECRET.spec.name, self.secret),
         ]

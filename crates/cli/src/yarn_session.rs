@@ -45,9 +45,11 @@ Examples:
 pub(crate) struct YarnSessionArgs {
     #[command(flatten)]
     config: ConfigArgs,
-    /// TaskManagers (YARN containers) to run.
-    #[arg(short = 'n', long = "taskmanagers", value_name = "N", default_value_t = 2)]
-    taskmanagers: u32,
+    /// TaskManagers (YARN containers) to keep running at least; more are started while jobs need
+    /// their slots, on the hosts of their input, and released after
+    /// resourcemanager.taskmanager-timeout idle (default: none kept).
+    #[arg(short = 'n', long = "taskmanagers", value_name = "N")]
+    taskmanagers: Option<u32>,
     /// Task slots of each TaskManager (sets taskmanager.numberOfTaskSlots).
     #[arg(short = 's', long = "slots", value_name = "N", default_value_t = 1)]
     slots: u32,
@@ -229,8 +231,8 @@ pub(crate) fn yarn_session(args: &YarnSessionArgs) -> Result<()> {
         return kill(app);
     }
     let mut conf = config_cmd::load(&args.config)?.conf;
-    if args.taskmanagers == 0 || args.slots == 0 {
-        bail!("-n and -s must be at least 1");
+    if args.slots == 0 {
+        bail!("-s must be at least 1");
     }
     conf.set(&keys::TASK_SLOTS, args.slots)?;
     if let Some(m) = &args.jobmanager_memory {
@@ -261,7 +263,7 @@ pub(crate) fn yarn_session(args: &YarnSessionArgs) -> Result<()> {
     } = deploy(
         &conf,
         &Shape {
-            taskmanagers: args.taskmanagers,
+            taskmanagers: args.taskmanagers.unwrap_or(0),
             slots: args.slots,
             per_job: false,
         },
@@ -457,10 +459,14 @@ fn start(
     );
     submission.queue = queue;
     rm.submit_application(&submission).map_err(|e| anyhow!("{e}"))?;
-    eprintln!(
-        "Submitted {app}; waiting for the JobManager and {} TaskManagers.",
-        shape.taskmanagers
-    );
+    if shape.taskmanagers > 0 {
+        eprintln!(
+            "Submitted {app}; waiting for the JobManager and {} TaskManagers.",
+            shape.taskmanagers
+        );
+    } else {
+        eprintln!("Submitted {app}; waiting for the JobManager.");
+    }
 
     let timeout = conf.get(&keys::YARN_APPLICATION_START_TIMEOUT);
     let deadline = started + timeout;

@@ -37,6 +37,8 @@ pub struct TaskManagerOptions {
     pub slots: u32,
     /// Binary cache and worker logs.
     pub work_dir: PathBuf,
+    /// The resource manager's name for this TaskManager (a YARN container id), if any.
+    pub resource_id: Option<String>,
 }
 
 struct WorkerProcess {
@@ -235,6 +237,7 @@ async fn session(tm: &Arc<Tm>) -> Result<()> {
             slots: tm.options.slots,
             pid: std::process::id(),
             address: format!("{} (pid {})", tm.options.host, std::process::id()),
+            resource_id: tm.options.resource_id.clone().unwrap_or_default(),
         })
         .await
         .map_err(|s| client::status_error("registration refused", s))?

@@ -224,6 +224,10 @@ pub mod keys {
         /// Virtual cores of each TaskManager container.
         YARN_CONTAINERS_VCORES: u64 = "yarn.containers.vcores", ValueKind::Int { min: 1 }, "1",
             "virtual cores of each TaskManager container on YARN";
+        /// How long a TaskManager container of a YARN session may stay idle before it is released.
+        RESOURCEMANAGER_TASKMANAGER_TIMEOUT: Duration = "resourcemanager.taskmanager-timeout",
+            ValueKind::Duration, "30s",
+            "how long a YARN TaskManager container with no slot in use stays before it is released (never below the session's -n)";
         /// Memory of the JobManager's container (the YARN ApplicationMaster).
         JOBMANAGER_MEMORY_PROCESS_SIZE: MemorySize = "jobmanager.memory.process.size",
             ValueKind::MemorySize, "512mb",

@@ -105,6 +105,8 @@ pub trait ErasedEnumerator: Send {
     fn assign(&mut self, subtask: u32, host: Option<&str>) -> SplitAssignment<ErasedSplit>;
     /// See [`SplitEnumerator::assignment_stats`].
     fn assignment_stats(&self) -> Option<crate::source::SplitStats>;
+    /// See [`SplitEnumerator::pending_split_hosts`].
+    fn pending_split_hosts(&self) -> Vec<(String, u64)>;
 }
 
 struct EnumeratorBox<S>(Box<dyn SplitEnumerator<S>>);
@@ -115,6 +117,9 @@ impl<S: Send + 'static> ErasedEnumerator for EnumeratorBox<S> {
     }
     fn assignment_stats(&self) -> Option<crate::source::SplitStats> {
         self.0.assignment_stats()
+    }
+    fn pending_split_hosts(&self) -> Vec<(String, u64)> {
+        self.0.pending_split_hosts()
     }
 }
 

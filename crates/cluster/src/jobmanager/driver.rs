@@ -315,8 +315,11 @@ async fn run_attempt(
     let waiting_since = Instant::now();
     let slots = loop {
         let notified = jm.slots_changed.notified();
-        if let Some(s) = take_slots(jm, min_slots, max_p) {
-            break s;
+        // TaskManagers being started for this job (see `resources`) are waited for.
+        if !jm.awaits_resources(max_p, waiting_since) {
+            if let Some(s) = take_slots(jm, min_slots, max_p) {
+                break s;
+            }
         }
         if waiting_since.elapsed() >= timeout {
             let (tms, total): (usize, u32) = {

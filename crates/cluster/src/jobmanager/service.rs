@@ -71,6 +71,7 @@ impl pb::job_manager_server::JobManager for Service {
                 last_heartbeat: Instant::now(),
                 commands: None,
                 stream_generation: 0,
+                resource_id: r.resource_id,
             },
         );
         self.0.slots_changed.notify_waiters();
