@@ -267,7 +267,7 @@ impl Session<'_> {
                     }
                 }
             }
-            self.report_pending();
+            self.report_pending(self.book.target(&demand));
             if let Some(end) = self.job_end() {
                 // The submitting client polls the job's state; keep the JobManager up long
                 // enough for it to read the final one before the application ends.
@@ -278,24 +278,23 @@ impl Session<'_> {
         }
     }
 
-    /// Tells the JobManager how many slots are on their way: containers asked for, and started
-    /// ones whose TaskManager has not registered yet.
-    fn report_pending(&self) {
+    /// Tells the JobManager how many slots are on their way: those of the containers the demand
+    /// calls for whose TaskManager has not registered (asked for, starting, or replacing one
+    /// that ended).
+    fn report_pending(&self, target: u32) {
         let registered: HashSet<String> = self
             .handle
             .taskmanagers()
             .into_iter()
             .map(|t| t.resource_id)
             .collect();
-        let starting = self
+        let up = self
             .running
             .keys()
-            .filter(|id| !registered.contains(&id.to_string()))
+            .filter(|id| registered.contains(&id.to_string()))
             .count();
-        let containers = u32::try_from(self.book.outstanding().max(0)).unwrap_or(0)
-            + u32::try_from(starting).unwrap_or(u32::MAX);
-        self.handle
-            .set_pending_slots(containers.saturating_mul(self.slots));
+        let missing = u32::try_from((target as usize).saturating_sub(up)).unwrap_or(u32::MAX);
+        self.handle.set_pending_slots(missing.saturating_mul(self.slots));
     }
 
     /// Stops TaskManagers idle for the timeout while more run than `target`.

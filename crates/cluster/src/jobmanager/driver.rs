@@ -260,7 +260,12 @@ async fn finish(jm: &JobManager, job: &JobEntry, state: &str, failure: Option<St
 /// Takes `n` slots spread over TaskManagers; returns the TaskManager of each shared slot.
 fn take_slots(jm: &JobManager, min: u32, max: u32) -> Option<Vec<String>> {
     let mut tms = jm.tms();
-    let free: u32 = tms.values().map(|t| t.slots - t.used).sum();
+    // A TaskManager takes commands once its command stream is open.
+    let free: u32 = tms
+        .values()
+        .filter(|t| t.commands.is_some())
+        .map(|t| t.slots - t.used)
+        .sum();
     if free < min {
         return None;
     }
@@ -270,7 +275,7 @@ fn take_slots(jm: &JobManager, min: u32, max: u32) -> Option<Vec<String>> {
         // The TaskManager with the most free slots, so that a job spreads over machines.
         let tm = tms
             .values_mut()
-            .filter(|t| t.used < t.slots)
+            .filter(|t| t.used < t.slots && t.commands.is_some())
             .max_by_key(|t| (t.slots - t.used, std::cmp::Reverse(t.id.clone())))?;
         tm.used += 1;
         taken.push(tm.id.clone());

@@ -250,6 +250,10 @@ impl JobManager {
     pub(crate) fn lose_taskmanager(&self, id: &str, reason: &str) {
         let removed = self.tms().remove(id);
         if let Some(tm) = removed {
+            // A resource manager replaces what it started: jobs wait for the replacement.
+            if !tm.resource_id.is_empty() {
+                self.resources.replacing(tm.slots);
+            }
             self.forget_taskmanager(tm, reason);
         }
     }

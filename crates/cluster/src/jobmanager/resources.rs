@@ -11,7 +11,8 @@
 //!   registered with, e.g. their YARN container id), their slots in use and how long they have
 //!   been idle.
 //!
-//! It tells the JobManager how many slots are on their way ([`JobManagerHandle::set_pending_slots`]):
+//! It tells the JobManager how many slots are on their way ([`JobManagerHandle::set_pending_slots`];
+//! a lost TaskManager that registered with a resource id counts as on its way until then):
 //! while some are, a job that wants more slots than are free waits for them (at most
 //! [`RESOURCE_WAIT`]) instead of starting with fewer, so a batch job runs at its parallelism and
 //! on the hosts of its input. [`JobManagerHandle::retire`] removes an idle TaskManager before the
@@ -222,6 +223,12 @@ fn usage(t: &TaskManagerEntry, idle_for: Option<Duration>) -> TaskManagerUsage {
 }
 
 impl ResourceState {
+    /// A TaskManager the resource manager started was lost: count its slots as on their way
+    /// until the resource manager reports again.
+    pub(crate) fn replacing(&self, slots: u32) {
+        self.pending_slots.fetch_add(slots, Ordering::SeqCst);
+    }
+
     fn idle(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
         self.idle_since.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -234,7 +241,12 @@ impl JobManager {
         if self.resources.pending_slots.load(Ordering::SeqCst) == 0 {
             return false;
         }
-        let free: u32 = self.tms().values().map(|t| t.slots.saturating_sub(t.used)).sum();
+        let free: u32 = self
+            .tms()
+            .values()
+            .filter(|t| t.commands.is_some())
+            .map(|t| t.slots.saturating_sub(t.used))
+            .sum();
         let limit = RESOURCE_WAIT.min(self.config.get(&keys::SLOT_REQUEST_TIMEOUT) / 2);
         free < wanted && since.elapsed() < limit
     }
