@@ -8,14 +8,14 @@ use std::process::{Command, Output};
 use std::time::Instant;
 
 /// The user the `spate` CLI stages as (as `spate_hadoop_ipc::namenode::current_user`).
-fn yarn_user() -> String {
+pub(crate) fn yarn_user() -> String {
     ["HADOOP_USER_NAME", "USER", "LOGNAME"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
         .unwrap_or_else(|| "spate".to_string())
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "status: {}\nstdout: {}\nstderr: {}",
         o.status,
@@ -24,7 +24,7 @@ fn text(o: &Output) -> String {
     )
 }
 
-fn spate(props: &Path, args: &[&str]) -> Output {
+pub(crate) fn spate(props: &Path, args: &[&str]) -> Output {
     Command::new(binary("spate"))
         .args(args)
         .env("SPATE_YARN_PROPERTIES_FILE", props)
@@ -33,7 +33,7 @@ fn spate(props: &Path, args: &[&str]) -> Output {
 }
 
 /// `key=value` of the properties file.
-fn property(props: &Path, key: &str) -> String {
+pub(crate) fn property(props: &Path, key: &str) -> String {
     let text = std::fs::read_to_string(props).unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{key}=")))
@@ -42,7 +42,7 @@ fn property(props: &Path, key: &str) -> String {
 }
 
 /// A field of `yarn application -status ID`.
-fn status_field(h: &Hadoop, app: &str, name: &str) -> String {
+pub(crate) fn status_field(h: &Hadoop, app: &str, name: &str) -> String {
     let status = h.cli(&["application", "-status", app]);
     status
         .lines()
@@ -55,7 +55,7 @@ fn status_field(h: &Hadoop, app: &str, name: &str) -> String {
 }
 
 /// Minimal HTTP GET of `path` at `host:port`; the body.
-fn get(address: &str, path: &str) -> String {
+pub(crate) fn get(address: &str, path: &str) -> String {
     use std::io::{Read as _, Write as _};
     let mut s = std::net::TcpStream::connect(address).unwrap();
     write!(
