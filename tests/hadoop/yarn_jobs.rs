@@ -544,3 +544,67 @@ fn yarn_session_runs_jobs_in_turn_and_at_once_releases_idle_taskmanagers_and_is_
         || container_processes(&app).is_empty().then_some(()),
     );
 }
+
+#[test]
+fn killing_the_application_master_during_a_per_job_run_still_succeeds() {
+    let Some(h) = hadoop("killing_the_application_master_during_a_per_job_run") else {
+        return;
+    };
+    home(h);
+    let dir = tempfile::tempdir().unwrap();
+    let props = dir.path().join("yarn-properties");
+    let input = dir.path().join("in.txt");
+    write_corpus(&input, 40 * MIB, 9).unwrap();
+    let out = dir.path().join("out");
+    let mut args = vec![
+        "run",
+        "-t",
+        "yarn-per-job",
+        "-p",
+        "2",
+        "-D",
+        "yarn.application-attempts=2",
+    ];
+    args.extend(SMALL);
+    let wordcount = binary("examples/wordcount");
+    args.extend([
+        wordcount.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    let job = PerJob::start(&props, &args);
+    let (app, rest) = wait_for("the JobManager's address", Duration::from_secs(120), || {
+        let e = job.stderr.lock().unwrap().clone();
+        let rest = e.lines().find_map(rest_address)?;
+        Some((app_of(&e), rest))
+    });
+    wait_for("a running subtask", Duration::from_secs(180), || {
+        let jobs = get(&rest, "/jobs/overview");
+        assert!(
+            !jobs.contains("FINISHED"),
+            "the job ended before the kill: {jobs}"
+        );
+        let jid = jobs.split("\"jid\":\"").nth(1)?.split('"').next()?.to_string();
+        let body = get(&rest, &format!("/jobs/{jid}"));
+        (body.contains("\"running\":1") || body.contains("\"running\":2")).then_some(())
+    });
+    let (pid, cmdline) = container_processes(&app)
+        .into_iter()
+        .find(|(_, c)| c.starts_with("./spate yarn-am "))
+        .unwrap_or_else(|| panic!("no ApplicationMaster process of {app}"));
+    eprintln!("killing the ApplicationMaster {pid}: {cmdline}");
+    assert!(Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+
+    let (ok, stdout, stderr, _) = job.wait();
+    eprintln!("{stdout}\n{stderr}");
+    assert!(ok, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stderr.contains("next attempt"), "{stderr}");
+    assert_eq!(read_wordcount_output(&out), reference_wordcount(&input));
+    assert_eq!(status_field(h, &app, "Final-State"), "SUCCEEDED");
+}

@@ -116,13 +116,45 @@ pub(crate) fn yarn_am(args: &YarnAmArgs) -> Result<()> {
 
     let am = AmRmClient::from_env().context("cannot connect to the ResourceManager's scheduler")?;
     let tracking = format!("http://{host}:{rest_port}/");
-    am.register_application_master(&host, i32::from(rpc_port), &tracking)
+    let registration = am
+        .register_application_master(&host, i32::from(rpc_port), &tracking)
         .context("cannot register the ApplicationMaster")?;
-    info!(host, rpc_port, rest_port, "ApplicationMaster registered");
+    let attempt = am.attempt_id().map_or(1, |a| a.attempt);
+    info!(host, rpc_port, rest_port, attempt, "ApplicationMaster registered");
+    let jobmanager = format!("{host}:{rpc_port}");
+    // With more attempts to come, TaskManagers find the JobManager of the latest one in the
+    // staging directory.
+    let jobmanager_file = if conf.get(&keys::YARN_APPLICATION_ATTEMPTS) > 1 {
+        match publish_address(&am, &jobmanager) {
+            Ok(uri) => Some(uri),
+            Err(e) => {
+                warn!("cannot publish the JobManager's address; TaskManagers will not follow a new attempt: {e:#}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if attempt > 1 && args.per_job {
+        match crate::yarn_job::staged_job() {
+            Ok(Some(job)) => {
+                let (jm_address, job_secret) = (jobmanager.clone(), secret.clone());
+                spate_common::task::spawn_named("resubmit", move || {
+                    info!(attempt, "submitting the job again");
+                    if let Err(e) = crate::yarn_job::submit(&job, &jm_address, &job_secret) {
+                        warn!("{e:#}");
+                    }
+                })?;
+            }
+            Ok(None) => warn!("attempt {attempt} of a per-job application has no staged job to run"),
+            Err(e) => warn!("{e:#}"),
+        }
+    }
 
     let mut session = Session {
         am: &am,
-        jobmanager: format!("{host}:{rpc_port}"),
+        jobmanager,
+        jobmanager_file,
         secret,
         resources,
         book: ContainerBook::new(args.taskmanagers, args.slots),
@@ -137,6 +169,11 @@ pub(crate) fn yarn_am(args: &YarnAmArgs) -> Result<()> {
         registration: (host.clone(), i32::from(rpc_port), tracking.clone()),
         per_job: args.per_job,
     };
+    // TaskManagers of earlier attempts (kept by YARN) register with this JobManager.
+    for c in registration.containers_from_previous_attempts {
+        info!(container = %c.id, node = %c.node_id, "took over a TaskManager of an earlier attempt");
+        session.running.insert(c.id, c);
+    }
     let (status, diagnostics) = session.run(&stopped);
     info!(?status, diagnostics, "stopping the session");
     session.stop_containers();
@@ -154,6 +191,8 @@ pub(crate) fn yarn_am(args: &YarnAmArgs) -> Result<()> {
 struct Session<'a> {
     am: &'a AmRmClient,
     jobmanager: String,
+    /// Where TaskManagers read the JobManager's address when they lose it (an HDFS URI).
+    jobmanager_file: Option<String>,
     secret: String,
     resources: BTreeMap<String, LocalResource>,
     /// Outstanding asks.
@@ -383,6 +422,9 @@ impl Session<'_> {
         if self.resources.contains_key(crate::yarn_session::CONF_RESOURCE) {
             commands.extend(["-c".to_string(), crate::yarn_session::CONF_RESOURCE.to_string()]);
         }
+        if let Some(uri) = &self.jobmanager_file {
+            commands.extend(["--jobmanager-file".to_string(), uri.clone()]);
+        }
         commands.extend([
             "1><LOG_DIR>/taskmanager.out".to_string(),
             "2><LOG_DIR>/taskmanager.log".to_string(),
@@ -439,6 +481,24 @@ impl Session<'_> {
         }
     }
 }
+
+/// Writes `jobmanager` (`host:port`) to the application's staging directory; its URI.
+fn publish_address(am: &AmRmClient, jobmanager: &str) -> Result<String> {
+    let app = am
+        .attempt_id()
+        .ok_or_else(|| anyhow!("the AMRMToken names no application attempt"))?
+        .application;
+    let yarn = spate_yarn::YarnConf::from_env().map_err(|e| anyhow!("{e}"))?;
+    let user = spate_hadoop_ipc::namenode::current_user();
+    let staging = spate_yarn::Staging::create(yarn.hadoop(), &user, app).map_err(|e| anyhow!("{e}"))?;
+    staging
+        .upload_bytes(jobmanager.as_bytes(), JOBMANAGER_FILE)
+        .map_err(|e| anyhow!("{e}"))?;
+    Ok(staging.dir().join(JOBMANAGER_FILE).to_string())
+}
+
+/// Name of the file in the staging directory holding the JobManager's RPC address.
+const JOBMANAGER_FILE: &str = "jobmanager-address";
 
 /// Sleeps `d`, waking early when `stopped` is set.
 fn sleep_unless(stopped: &AtomicBool, d: Duration) {

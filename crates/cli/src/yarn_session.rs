@@ -260,12 +260,14 @@ pub(crate) fn yarn_session(args: &YarnSessionArgs) -> Result<()> {
         app,
         props,
         started,
+        ..
     } = deploy(
         &conf,
         &Shape {
             taskmanagers: args.taskmanagers.unwrap_or(0),
             slots: args.slots,
             per_job: false,
+            job: None,
         },
     )?;
     let file = props.write()?;
@@ -304,12 +306,14 @@ pub(crate) fn yarn_session(args: &YarnSessionArgs) -> Result<()> {
 }
 
 /// What to deploy.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Shape {
     pub(crate) taskmanagers: u32,
     pub(crate) slots: u32,
     /// The AM ends the application when its first job ends, with the job's status.
     pub(crate) per_job: bool,
+    /// Per-job: the job, staged for the AM's later attempts when there may be some.
+    pub(crate) job: Option<crate::yarn_job::JobSpec>,
 }
 
 /// A running session.
@@ -320,6 +324,8 @@ pub(crate) struct Deployed {
     pub(crate) app: ApplicationId,
     pub(crate) props: SessionProperties,
     pub(crate) started: Instant,
+    /// `yarn.application-attempts`.
+    pub(crate) attempts: u64,
 }
 
 /// Submits the ApplicationMaster and waits until it runs with all its TaskManagers; on failure
@@ -372,6 +378,7 @@ pub(crate) fn deploy(conf: &Configuration, shape: &Shape) -> Result<Deployed> {
         app,
         props,
         started,
+        attempts: conf.get(&keys::YARN_APPLICATION_ATTEMPTS),
     })
 }
 
@@ -412,6 +419,23 @@ fn start(
                 .map_err(|e| anyhow!("cannot stage the configuration: {e}"))?,
         );
     }
+    // What the AM alone needs: the job, for a later attempt to run it again.
+    let attempts = conf.get(&keys::YARN_APPLICATION_ATTEMPTS);
+    let mut am_resources = resources.clone();
+    if let (true, Some(job)) = (attempts > 1, &shape.job) {
+        am_resources.insert(
+            crate::yarn_job::JOB_BINARY_RESOURCE.to_string(),
+            staging
+                .upload(&job.binary, crate::yarn_job::JOB_BINARY_RESOURCE)
+                .map_err(|e| anyhow!("cannot stage {}: {e}", job.binary.display()))?,
+        );
+        am_resources.insert(
+            crate::yarn_job::JOB_SPEC_RESOURCE.to_string(),
+            staging
+                .upload_bytes(job.to_json().as_bytes(), crate::yarn_job::JOB_SPEC_RESOURCE)
+                .map_err(|e| anyhow!("cannot stage the job's description: {e}"))?,
+        );
+    }
     let tm_mb = conf.get(&keys::TASKMANAGER_MEMORY_PROCESS_SIZE).0 >> 20;
     let jm_mb = conf.get(&keys::JOBMANAGER_MEMORY_PROCESS_SIZE).0 >> 20;
     let mut commands: Vec<String> = vec![
@@ -448,7 +472,7 @@ fn start(
     let launch = ContainerLaunchContext {
         commands,
         environment,
-        local_resources: resources,
+        local_resources: am_resources,
         tokens: None,
     };
     let mut submission = ApplicationSubmission::new(
@@ -458,6 +482,10 @@ fn start(
         Resource::new(i64::try_from(jm_mb).unwrap_or(i64::MAX), 1),
     );
     submission.queue = queue;
+    submission.max_app_attempts = Some(i32::try_from(attempts).unwrap_or(i32::MAX));
+    // A new attempt takes over the TaskManagers (they find its JobManager through the staging
+    // directory, see yarn_am).
+    submission.keep_containers_across_attempts = attempts > 1;
     rm.submit_application(&submission).map_err(|e| anyhow!("{e}"))?;
     if shape.taskmanagers > 0 {
         eprintln!(
