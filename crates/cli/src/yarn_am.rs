@@ -38,6 +38,9 @@ use tracing::{info, warn};
 const PER_JOB_LINGER: Duration = Duration::from_secs(3);
 /// Interval of the `allocate` heartbeat.
 const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How long a TaskManager of an earlier attempt has to register with this JobManager before its
+/// container is stopped and replaced.
+const ADOPTION_TIMEOUT: Duration = Duration::from_secs(30);
 /// Containers that may end unexpectedly before the session gives up.
 const MAX_FAILED_CONTAINERS: u32 = 10;
 /// Priority of the TaskManager asks.
@@ -168,10 +171,13 @@ pub(crate) fn yarn_am(args: &YarnAmArgs) -> Result<()> {
         nms: HashMap::new(),
         registration: (host.clone(), i32::from(rpc_port), tracking.clone()),
         per_job: args.per_job,
+        adopted: HashMap::new(),
     };
     // TaskManagers of earlier attempts (kept by YARN) register with this JobManager.
+    let now = std::time::Instant::now();
     for c in registration.containers_from_previous_attempts {
         info!(container = %c.id, node = %c.node_id, "took over a TaskManager of an earlier attempt");
+        session.adopted.insert(c.id, now);
         session.running.insert(c.id, c);
     }
     let (status, diagnostics) = session.run(&stopped);
@@ -211,6 +217,8 @@ struct Session<'a> {
     registration: (String, i32, String),
     /// Per-job mode: the application ends with the first job.
     per_job: bool,
+    /// Containers of earlier attempts whose TaskManager has not registered here yet, since when.
+    adopted: HashMap<ContainerId, std::time::Instant>,
 }
 
 impl Session<'_> {
@@ -221,6 +229,7 @@ impl Session<'_> {
             if stopped.load(Ordering::SeqCst) {
                 return (FinalStatus::Killed, "the session was stopped".into());
             }
+            self.check_adopted();
             let demand = self.handle.demand();
             let hosts: Vec<String> = self.running.values().map(|c| c.node_id.host.clone()).collect();
             self.book.plan(&demand, &hosts);
@@ -334,6 +343,37 @@ impl Session<'_> {
             .count();
         let missing = u32::try_from((target as usize).saturating_sub(up)).unwrap_or(u32::MAX);
         self.handle.set_pending_slots(missing.saturating_mul(self.slots));
+    }
+
+    /// Stops the containers of earlier attempts whose TaskManager did not register in time (they
+    /// are asked for again).
+    fn check_adopted(&mut self) {
+        if self.adopted.is_empty() {
+            return;
+        }
+        let registered: HashSet<String> = self
+            .handle
+            .taskmanagers()
+            .into_iter()
+            .map(|t| t.resource_id)
+            .collect();
+        self.adopted.retain(|id, _| !registered.contains(&id.to_string()));
+        let late: Vec<ContainerId> = self
+            .adopted
+            .iter()
+            .filter(|(_, since)| since.elapsed() > ADOPTION_TIMEOUT)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in late {
+            self.adopted.remove(&id);
+            if let Some(c) = self.running.remove(&id) {
+                warn!(container = %id, "the TaskManager of an earlier attempt did not register within {ADOPTION_TIMEOUT:?}; replacing it");
+                if let Ok(nm) = self.nm(&c.node_id) {
+                    let _ = nm.stop_container(c.id);
+                }
+                self.releases.push(id);
+            }
+        }
     }
 
     /// Stops TaskManagers idle for the timeout while more run than `target`.
