@@ -258,6 +258,67 @@ fn yarn_session_errors_are_one_line() {
         "{err}"
     );
 
+    // More than YARN can place (three TaskManagers of a whole NodeManager's memory, one node
+    // holding the ApplicationMaster): the timeout says what is missing. (Short, so that the
+    // containers it holds meanwhile do not starve the other tests.)
+    let out = spate(
+        &props,
+        &[
+            "yarn-session",
+            "--detached",
+            "-n",
+            "3",
+            "-tm",
+            "4096",
+            "-jm",
+            "128",
+            "-D",
+            "yarn.application.start-timeout=8s",
+        ],
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.trim().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: timed out after")
+            && last.contains("more TaskManager container(s) of 4096 MB")
+            && last.contains("running node(s) have")
+            && last.contains("queue 'default' uses"),
+        "{err}"
+    );
+
+    // A job binary that does not exist: nothing is submitted.
+    let out = spate(&props, &["run", "-t", "yarn-per-job", "/nonexistent/job"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim(), "error: job binary '/nonexistent/job' not found");
+
+    // A wrong ResourceManager address.
+    let conf = tempfile::tempdir().unwrap();
+    let real = std::env::var("HADOOP_CONF_DIR").unwrap();
+    for e in std::fs::read_dir(&real).unwrap().flatten() {
+        std::fs::copy(e.path(), conf.path().join(e.file_name())).unwrap();
+    }
+    let site = conf.path().join("yarn-site.xml");
+    let xml = std::fs::read_to_string(&site).unwrap();
+    let key = "<name>yarn.resourcemanager.address</name><value>";
+    let at = xml.find(key).unwrap() + key.len();
+    let end = at + xml[at..].find('<').unwrap();
+    std::fs::write(&site, format!("{}127.0.0.1:1{}", &xml[..at], &xml[end..])).unwrap();
+    let out = Command::new(binary("spate"))
+        .args(["yarn-session", "--detached"])
+        .env("HADOOP_CONF_DIR", conf.path())
+        .env("SPATE_YARN_PROPERTIES_FILE", &props)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: cannot reach the YARN ResourceManager at 127.0.0.1:1"),
+        "{err}"
+    );
+
     // No HADOOP_CONF_DIR.
     let out = Command::new(binary("spate"))
         .args(["yarn-session", "--detached"])

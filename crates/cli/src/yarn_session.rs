@@ -481,7 +481,7 @@ fn start(
         launch,
         Resource::new(i64::try_from(jm_mb).unwrap_or(i64::MAX), 1),
     );
-    submission.queue = queue;
+    submission.queue = queue.clone();
     submission.max_app_attempts = Some(i32::try_from(attempts).unwrap_or(i32::MAX));
     // A new attempt takes over the TaskManagers (they find its JobManager through the staging
     // directory, see yarn_am).
@@ -498,14 +498,32 @@ fn start(
 
     let timeout = conf.get(&keys::YARN_APPLICATION_START_TIMEOUT);
     let deadline = started + timeout;
-    let timed_out = |what: &str, report: &ApplicationReport| {
+    let timed_out = |what: &str, report: &ApplicationReport, need: Need| {
+        let diagnostics = report.diagnostics.trim();
+        let diagnostics = if diagnostics.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", diagnostics.replace('\n', " "))
+        };
         anyhow!(
-            "timed out after {:.0}s waiting for {what} (application {app} is {:?}: {}); free resources in the queue or raise {}",
+            "timed out after {:.0}s waiting for {what} (application {app} is {:?}{diagnostics}); {}; free resources in the queue or raise {}",
             timeout.as_secs_f64(),
             report.state,
-            report.diagnostics,
+            shortfall(rm, &queue, need),
             keys::YARN_APPLICATION_START_TIMEOUT.spec.name
         )
+    };
+    let tm_need = Need {
+        containers: shape.taskmanagers,
+        memory_mb: tm_mb,
+        vcores: conf.get(&keys::YARN_CONTAINERS_VCORES),
+        what: "TaskManager",
+    };
+    let am_need = Need {
+        containers: 1,
+        memory_mb: jm_mb,
+        vcores: 1,
+        what: "ApplicationMaster",
     };
     let ended = |r: &ApplicationReport| {
         anyhow!(
@@ -524,7 +542,7 @@ fn start(
             break r;
         }
         if Instant::now() > deadline {
-            return Err(timed_out("YARN to start the ApplicationMaster", &r));
+            return Err(timed_out("YARN to start the ApplicationMaster", &r, am_need));
         }
         std::thread::sleep(POLL);
     };
@@ -539,12 +557,14 @@ fn start(
         rest,
         secret: secret.to_string(),
     };
+    let mut registered = 0;
     loop {
         if let Ok((200, body)) = http(&props.rest, "GET", "/overview") {
             if let Ok(o) = serde_json::from_str::<Overview>(&body) {
                 if o.taskmanagers >= shape.taskmanagers {
                     return Ok(props);
                 }
+                registered = o.taskmanagers;
             }
         }
         let r = rm.get_application_report(app).map_err(|e| anyhow!("{e}"))?;
@@ -552,10 +572,85 @@ fn start(
             return Err(ended(&r));
         }
         if Instant::now() > deadline {
-            return Err(timed_out("the TaskManagers to register", &r));
+            let need = Need {
+                containers: shape.taskmanagers.saturating_sub(registered),
+                ..tm_need
+            };
+            return Err(timed_out(
+                &format!(
+                    "the TaskManagers to register ({registered} of {})",
+                    shape.taskmanagers
+                ),
+                &r,
+                need,
+            ));
         }
         std::thread::sleep(POLL);
     }
+}
+
+/// Containers a client waits for.
+#[derive(Debug, Clone, Copy)]
+struct Need {
+    containers: u32,
+    memory_mb: u64,
+    vcores: u64,
+    what: &'static str,
+}
+
+/// What YARN lacks for `need`: the resources asked for against those free on the running nodes
+/// (in all, and on the emptiest node, since a container must fit on one) and the queue's use.
+fn shortfall(rm: &ClientRmClient, queue: &str, need: Need) -> String {
+    let mut text = format!(
+        "it needs {} more {} container(s) of {} MB and {} vcore(s)",
+        need.containers, need.what, need.memory_mb, need.vcores
+    );
+    if let Ok(nodes) = rm.get_cluster_nodes(&[spate_yarn::NodeState::Running]) {
+        let free = |n: &spate_yarn::NodeReport| {
+            (
+                (n.capability.memory_mb - n.used.memory_mb).max(0),
+                (n.capability.vcores - n.used.vcores).max(0),
+            )
+        };
+        let (memory, vcores) = nodes
+            .iter()
+            .map(free)
+            .fold((0, 0), |(m, v), (a, b)| (m + a, v + b));
+        let fits = nodes
+            .iter()
+            .map(|n| {
+                let (m, v) = free(n);
+                (u64::try_from(m).unwrap_or(0) / need.memory_mb.max(1))
+                    .min(u64::try_from(v).unwrap_or(0) / need.vcores.max(1))
+            })
+            .sum::<u64>();
+        let containers = u64::from(need.containers);
+        let short_memory = u64::try_from(memory).unwrap_or(0) < need.memory_mb * containers;
+        let short_vcores = u64::try_from(vcores).unwrap_or(0) < need.vcores * containers;
+        let missing = if fits >= containers {
+            "the nodes have room, so the queue's limits (capacity, ApplicationMaster share) hold it back"
+        } else {
+            match (short_memory, short_vcores) {
+                (true, true) => "missing memory and vcores",
+                (true, false) => "missing memory",
+                (false, true) => "missing vcores",
+                (false, false) => "missing room on single nodes",
+            }
+        };
+        text.push_str(&format!(
+            "; {} running node(s) have {memory} MB and {vcores} vcores free, room for {fits} such container(s): {missing}",
+            nodes.len()
+        ));
+    }
+    if let Ok(q) = rm.get_queue_info(queue) {
+        text.push_str(&format!(
+            "; queue '{}' uses {:.0}% of its capacity (maximum {:.0}%)",
+            q.name,
+            q.current_capacity * 100.0,
+            q.maximum_capacity * 100.0
+        ));
+    }
+    text
 }
 
 /// Waits for Ctrl-C/SIGTERM (`None`) or the application's end (its report).
