@@ -3,7 +3,8 @@
 //!
 //! It runs a JobManager on the container's host (`$NM_HOST`, RPC and REST on free ports),
 //! registers with the ResourceManager (host, RPC port, tracking URL = the REST API) and
-//! heartbeats every second. Each heartbeat it asks the JobManager what its jobs need
+//! heartbeats every second, every 250 ms while it waits for containers. Every 250 ms it asks the
+//! JobManager what its jobs need
 //! ([`spate_cluster::jobmanager::JobManagerHandle`]: slots, and the hosts that store the input
 //! of jobs waiting for slots) and keeps that many TaskManager containers, at least `-n`, asking
 //! for them on those hosts first ([`crate::yarn_containers`]); it starts `./spate taskmanager` in
@@ -36,8 +37,11 @@ use tracing::{info, warn};
 /// How long a per-job application keeps its JobManager after the job ended (the client polls
 /// every 200 ms).
 const PER_JOB_LINGER: Duration = Duration::from_secs(3);
-/// Interval of the `allocate` heartbeat.
+/// Longest interval of the `allocate` heartbeat.
 const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How often the AM looks at the jobs' demand; `allocate` is called this often while asks are
+/// outstanding or changed (Flink's `yarn.heartbeat.container-request-interval` is 500 ms).
+const TICK: Duration = Duration::from_millis(250);
 /// How long a TaskManager of an earlier attempt has to register with this JobManager before its
 /// container is stopped and replaced.
 const ADOPTION_TIMEOUT: Duration = Duration::from_secs(30);
@@ -225,6 +229,7 @@ impl Session<'_> {
     /// Heartbeats until the session should end; returns the final status.
     fn run(&mut self, stopped: &AtomicBool) -> (FinalStatus, String) {
         let mut errors = 0;
+        let mut last_allocate: Option<std::time::Instant> = None;
         loop {
             if stopped.load(Ordering::SeqCst) {
                 return (FinalStatus::Killed, "the session was stopped".into());
@@ -248,6 +253,17 @@ impl Session<'_> {
                     "asking for TaskManager containers"
                 );
             }
+            let quiet = asks.is_empty() && self.releases.is_empty() && self.book.outstanding() == 0;
+            if quiet && last_allocate.is_some_and(|t| t.elapsed() < HEARTBEAT) {
+                self.report_pending(self.book.target(&demand));
+                if let Some(end) = self.job_end() {
+                    sleep_unless(stopped, PER_JOB_LINGER);
+                    return end;
+                }
+                sleep_unless(stopped, TICK);
+                continue;
+            }
+            last_allocate = Some(std::time::Instant::now());
             let request = AllocateRequest {
                 releases: std::mem::take(&mut self.releases),
                 progress: 0.0,
@@ -322,7 +338,7 @@ impl Session<'_> {
                 sleep_unless(stopped, PER_JOB_LINGER);
                 return end;
             }
-            sleep_unless(stopped, HEARTBEAT);
+            sleep_unless(stopped, TICK);
         }
     }
 

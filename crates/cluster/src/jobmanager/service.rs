@@ -99,6 +99,8 @@ impl pb::job_manager_server::JobManager for Service {
             tm.commands = Some(tx.clone());
             tm.stream_generation
         };
+        // Its slots can be taken now.
+        self.0.slots_changed.notify_waiters();
         let jm = self.0.clone();
         tokio::spawn(async move {
             tx.closed().await;
