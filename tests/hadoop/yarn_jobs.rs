@@ -260,7 +260,8 @@ fn yarn_per_job_wordcount_hdfs_to_hdfs_runs_on_the_data_hosts() {
     let expected = read_wordcount_output(&embedded_out);
     assert_eq!(expected, reference_wordcount(&local));
 
-    // Per-job, HDFS to HDFS.
+    // Per-job, HDFS to HDFS (with room on every node for the TaskManagers asked there).
+    let _room = crate::fixture::node_room();
     let output = unique("yarn-per-job-out");
     let started = Instant::now();
     let mut args = vec!["run", "-t", "yarn-per-job", "-p", "3"];

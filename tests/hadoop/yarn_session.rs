@@ -259,8 +259,9 @@ fn yarn_session_errors_are_one_line() {
     );
 
     // More than YARN can place (three TaskManagers of a whole NodeManager's memory, one node
-    // holding the ApplicationMaster): the timeout says what is missing. (Short, so that the
-    // containers it holds meanwhile do not starve the other tests.)
+    // holding the ApplicationMaster): the timeout says what is missing. (Short, and not while a
+    // test needs room on particular nodes.)
+    let room = crate::fixture::node_room();
     let out = spate(
         &props,
         &[
@@ -279,6 +280,7 @@ fn yarn_session_errors_are_one_line() {
     assert!(!out.status.success(), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     let last = err.trim().lines().last().unwrap_or_default();
+    drop(room);
     assert!(
         last.starts_with("error: timed out after")
             && last.contains("more TaskManager container(s) of 4096 MB")
