@@ -609,3 +609,59 @@ fn killing_the_application_master_during_a_per_job_run_still_succeeds() {
     assert_eq!(read_wordcount_output(&out), reference_wordcount(&input));
     assert_eq!(status_field(h, &app, "Final-State"), "SUCCEEDED");
 }
+
+#[test]
+fn a_per_job_run_without_room_for_its_taskmanagers_fails_saying_so() {
+    let Some(h) = hadoop("a_per_job_run_without_room_for_its_taskmanagers_fails_saying_so") else {
+        return;
+    };
+    home(h);
+    let dir = tempfile::tempdir().unwrap();
+    let props = dir.path().join("yarn-properties");
+    let input = dir.path().join("in.txt");
+    write_corpus(&input, 10_000, 3).unwrap();
+    let out = dir.path().join("out");
+    let wordcount = binary("examples/wordcount");
+    // Three TaskManagers of a whole NodeManager's memory: the node of the ApplicationMaster has no
+    // room for one, so at least one stays outstanding. (Short, and not while a test needs room
+    // on particular nodes.)
+    let room = crate::fixture::node_room();
+    let run = spate(
+        &props,
+        &[
+            "run",
+            "-t",
+            "yarn-per-job",
+            "-p",
+            "3",
+            "-D",
+            "jobmanager.memory.process.size=128mb",
+            "-D",
+            "taskmanager.memory.process.size=4096mb",
+            "-D",
+            "yarn.application.start-timeout=8s",
+            wordcount.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    drop(room);
+    assert!(!run.status.success(), "{}", text(&run));
+    let app = app_of(&String::from_utf8_lossy(&run.stderr));
+    assert_eq!(status_field(h, &app, "Final-State"), "FAILED");
+    let diagnostics = status_field(h, &app, "Diagnostics");
+    assert!(
+        diagnostics.contains("YARN did not give")
+            && diagnostics.contains("TaskManager containers (4096 MB, 1 vcore(s) each)")
+            && diagnostics.contains("yarn.application.start-timeout"),
+        "{diagnostics}\n{}",
+        text(&run)
+    );
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("YARN did not give"),
+        "{}",
+        text(&run)
+    );
+}

@@ -209,11 +209,12 @@ fn finish_per_job(
             return Some(r);
         }
     }
-    // A job binary that failed before submitting leaves the JobManager without a job.
-    let has_job = submitted
-        || crate::cluster_cmd::http(&d.props.rest, "GET", "/jobs/overview")
-            .is_ok_and(|(_, body)| body.contains("\"jid\""));
-    let wait = std::time::Duration::from_secs(if has_job { 60 } else { 0 });
+    // A job binary that failed before submitting leaves the JobManager without a job; a
+    // JobManager that is gone means the application is ending (e.g. it could not get the job's
+    // containers).
+    let overview = crate::cluster_cmd::http(&d.props.rest, "GET", "/jobs/overview");
+    let has_job = submitted || overview.as_ref().is_ok_and(|(_, body)| body.contains("\"jid\""));
+    let wait = std::time::Duration::from_secs(if has_job || overview.is_err() { 60 } else { 0 });
     match d.rm.wait_for_report(d.app, wait, |r| r.state.is_terminal()) {
         Ok(r) => eprintln!(
             "YARN application {} ended {:?}: {}",

@@ -172,6 +172,9 @@ pub(crate) fn yarn_am(args: &YarnAmArgs) -> Result<()> {
         running: BTreeMap::new(),
         releases: Vec::new(),
         failed: 0,
+        start_timeout: conf.get(&keys::YARN_APPLICATION_START_TIMEOUT),
+        asking_since: None,
+        headroom: None,
         nms: HashMap::new(),
         registration: (host.clone(), i32::from(rpc_port), tracking.clone()),
         per_job: args.per_job,
@@ -216,6 +219,13 @@ struct Session<'a> {
     running: BTreeMap<ContainerId, Container>,
     releases: Vec<ContainerId>,
     failed: u32,
+    /// Per-job: how long the job's containers may stay outstanding before the application fails
+    /// (`yarn.application.start-timeout`).
+    start_timeout: Duration,
+    /// Since when containers have been outstanding.
+    asking_since: Option<std::time::Instant>,
+    /// What the ResourceManager last said the application may still get.
+    headroom: Option<Resource>,
     nms: HashMap<NodeId, NmClient>,
     /// What the AM registered with: host, RPC port, tracking URL.
     registration: (String, i32, String),
@@ -315,6 +325,7 @@ impl Session<'_> {
                     }
                 }
             }
+            self.headroom = Some(got.available);
             for s in got.completed {
                 if self.running.remove(&s.id).is_some() {
                     self.failed += 1;
@@ -332,6 +343,9 @@ impl Session<'_> {
                 }
             }
             self.report_pending(self.book.target(&demand));
+            if let Some(failure) = self.starved() {
+                return (FinalStatus::Failed, failure);
+            }
             if let Some(end) = self.job_end() {
                 // The submitting client polls the job's state; keep the JobManager up long
                 // enough for it to read the final one before the application ends.
@@ -340,6 +354,33 @@ impl Session<'_> {
             }
             sleep_unless(stopped, TICK);
         }
+    }
+
+    /// Per-job: the failure when YARN has not given the job's containers within the start-up
+    /// timeout, saying what was asked for and what YARN said is left.
+    fn starved(&mut self) -> Option<String> {
+        let outstanding = self.book.outstanding();
+        if !self.per_job || outstanding <= 0 {
+            self.asking_since = None;
+            return None;
+        }
+        let since = *self.asking_since.get_or_insert_with(std::time::Instant::now);
+        if since.elapsed() < self.start_timeout {
+            return None;
+        }
+        let headroom = self.headroom.map_or(String::new(), |h| {
+            format!(
+                "; YARN says the application may still get {} MB and {} vcores",
+                h.memory_mb, h.vcores
+            )
+        });
+        Some(format!(
+            "YARN did not give {outstanding} of the job's TaskManager containers ({} MB, {} vcore(s) each) within {:?} ({}){headroom}: free resources in the queue or ask for smaller containers",
+            self.capability.memory_mb,
+            self.capability.vcores,
+            self.start_timeout,
+            keys::YARN_APPLICATION_START_TIMEOUT.spec.name
+        ))
     }
 
     /// Tells the JobManager how many slots are on their way: those of the containers the demand
