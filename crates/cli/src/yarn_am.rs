@@ -82,6 +82,24 @@ pub(crate) fn yarn_am(args: &YarnAmArgs) -> Result<()> {
         )
     })?;
     conf.set(&keys::CLUSTER_SECRET, &secret)?;
+    // The blob store (job binaries) lives in the container's directory, which the NodeManager
+    // removes when the application ends, even when the AM is killed before it cleans up. The
+    // JobManager reaches it through a short link in the temporary directory: the coordinators'
+    // Unix sockets live there, and container paths are longer than a socket path may be.
+    if conf
+        .get_opt(&keys::BLOB_STORAGE_DIRECTORY)
+        .is_none_or(|d| d.is_empty())
+    {
+        let dir = std::env::current_dir()
+            .context("cannot read the container's directory")?
+            .join("blobs");
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let link = std::env::temp_dir().join(format!("spate-am-{}", std::process::id()));
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&dir, &link)
+            .with_context(|| format!("cannot link {} to {}", link.display(), dir.display()))?;
+        conf.set(&keys::BLOB_STORAGE_DIRECTORY, link.to_string_lossy().into_owned())?;
+    }
     let host = std::env::var("NM_HOST").unwrap_or_else(|_| "127.0.0.1".into());
     let resources = decode_resources(&std::env::var(ENV_RESOURCES).unwrap_or_default())?;
 
