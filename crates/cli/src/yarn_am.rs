@@ -86,6 +86,7 @@ pub(crate) fn yarn_am(args: &YarnAmArgs) -> Result<()> {
     // removes when the application ends, even when the AM is killed before it cleans up. The
     // JobManager reaches it through a short link in the temporary directory: the coordinators'
     // Unix sockets live there, and container paths are longer than a socket path may be.
+    let mut blobs = None;
     if conf
         .get_opt(&keys::BLOB_STORAGE_DIRECTORY)
         .is_none_or(|d| d.is_empty())
@@ -99,6 +100,7 @@ pub(crate) fn yarn_am(args: &YarnAmArgs) -> Result<()> {
         std::os::unix::fs::symlink(&dir, &link)
             .with_context(|| format!("cannot link {} to {}", link.display(), dir.display()))?;
         conf.set(&keys::BLOB_STORAGE_DIRECTORY, link.to_string_lossy().into_owned())?;
+        blobs = Some((link, dir));
     }
     let host = std::env::var("NM_HOST").unwrap_or_else(|_| "127.0.0.1".into());
     let resources = decode_resources(&std::env::var(ENV_RESOURCES).unwrap_or_default())?;
@@ -212,10 +214,16 @@ pub(crate) fn yarn_am(args: &YarnAmArgs) -> Result<()> {
     if let Err(e) = am.finish_application_master(status, &diagnostics, "") {
         warn!("unregistering failed: {e}");
     }
-    match jm.join() {
+    let result = match jm.join() {
         Ok(r) => r,
         Err(_) => Err(anyhow!("the JobManager thread panicked")),
+    };
+    // The JobManager removed the link; the binaries go now, not when YARN cleans up.
+    if let Some((link, dir)) = blobs {
+        let _ = std::fs::remove_file(link);
+        let _ = std::fs::remove_dir_all(dir);
     }
+    result
 }
 
 /// The TaskManager containers of a session.
