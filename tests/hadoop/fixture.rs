@@ -64,6 +64,15 @@ impl Hadoop {
     }
 }
 
+/// Held by tests that need room on particular NodeManagers (container placement) and by tests that
+/// fill whole NodeManagers on purpose, so that they do not run at the same time.
+pub static NODE_ROOM: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Takes [`NODE_ROOM`] (a test that panicked while holding it does not matter).
+pub fn node_room() -> std::sync::MutexGuard<'static, ()> {
+    NODE_ROOM.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// A fresh HDFS directory name for one test.
 pub fn unique(name: &str) -> String {
     let nanos = std::time::SystemTime::now()

@@ -42,7 +42,7 @@ fn single_replica_input(h: &Hadoop) -> &'static (PathBuf, String) {
 }
 
 /// The `splits:` line of the word count's output as (local, remote, local bytes, remote bytes).
-fn split_counts(stdout: &str) -> (u64, u64, u64, u64) {
+pub(crate) fn split_counts(stdout: &str) -> (u64, u64, u64, u64) {
     let line = stdout
         .lines()
         .find(|l| l.starts_with("splits: "))

@@ -13,4 +13,5 @@ mod parquet;
 mod parquet_types;
 mod read;
 mod write;
+mod yarn_jobs;
 mod yarn_session;

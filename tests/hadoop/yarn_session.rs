@@ -8,14 +8,14 @@ use std::process::{Command, Output};
 use std::time::Instant;
 
 /// The user the `spate` CLI stages as (as `spate_hadoop_ipc::namenode::current_user`).
-fn yarn_user() -> String {
+pub(crate) fn yarn_user() -> String {
     ["HADOOP_USER_NAME", "USER", "LOGNAME"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
         .unwrap_or_else(|| "spate".to_string())
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "status: {}\nstdout: {}\nstderr: {}",
         o.status,
@@ -24,7 +24,7 @@ fn text(o: &Output) -> String {
     )
 }
 
-fn spate(props: &Path, args: &[&str]) -> Output {
+pub(crate) fn spate(props: &Path, args: &[&str]) -> Output {
     Command::new(binary("spate"))
         .args(args)
         .env("SPATE_YARN_PROPERTIES_FILE", props)
@@ -33,7 +33,7 @@ fn spate(props: &Path, args: &[&str]) -> Output {
 }
 
 /// `key=value` of the properties file.
-fn property(props: &Path, key: &str) -> String {
+pub(crate) fn property(props: &Path, key: &str) -> String {
     let text = std::fs::read_to_string(props).unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{key}=")))
@@ -42,7 +42,7 @@ fn property(props: &Path, key: &str) -> String {
 }
 
 /// A field of `yarn application -status ID`.
-fn status_field(h: &Hadoop, app: &str, name: &str) -> String {
+pub(crate) fn status_field(h: &Hadoop, app: &str, name: &str) -> String {
     let status = h.cli(&["application", "-status", app]);
     status
         .lines()
@@ -55,7 +55,7 @@ fn status_field(h: &Hadoop, app: &str, name: &str) -> String {
 }
 
 /// Minimal HTTP GET of `path` at `host:port`; the body.
-fn get(address: &str, path: &str) -> String {
+pub(crate) fn get(address: &str, path: &str) -> String {
     use std::io::{Read as _, Write as _};
     let mut s = std::net::TcpStream::connect(address).unwrap();
     write!(
@@ -255,6 +255,69 @@ fn yarn_session_errors_are_one_line() {
     assert_eq!(
         err.trim().lines().last().map(|l| l.starts_with("error: ")),
         Some(true),
+        "{err}"
+    );
+
+    // More than YARN can place (three TaskManagers of a whole NodeManager's memory, one node
+    // holding the ApplicationMaster): the timeout says what is missing. (Short, and not while a
+    // test needs room on particular nodes.)
+    let room = crate::fixture::node_room();
+    let out = spate(
+        &props,
+        &[
+            "yarn-session",
+            "--detached",
+            "-n",
+            "3",
+            "-tm",
+            "4096",
+            "-jm",
+            "128",
+            "-D",
+            "yarn.application.start-timeout=8s",
+        ],
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.trim().lines().last().unwrap_or_default();
+    drop(room);
+    assert!(
+        last.starts_with("error: timed out after")
+            && last.contains("more TaskManager container(s) of 4096 MB")
+            && last.contains("running node(s) have")
+            && last.contains("queue 'default' uses"),
+        "{err}"
+    );
+
+    // A job binary that does not exist: nothing is submitted.
+    let out = spate(&props, &["run", "-t", "yarn-per-job", "/nonexistent/job"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim(), "error: job binary '/nonexistent/job' not found");
+
+    // A wrong ResourceManager address.
+    let conf = tempfile::tempdir().unwrap();
+    let real = std::env::var("HADOOP_CONF_DIR").unwrap();
+    for e in std::fs::read_dir(&real).unwrap().flatten() {
+        std::fs::copy(e.path(), conf.path().join(e.file_name())).unwrap();
+    }
+    let site = conf.path().join("yarn-site.xml");
+    let xml = std::fs::read_to_string(&site).unwrap();
+    let key = "<name>yarn.resourcemanager.address</name><value>";
+    let at = xml.find(key).unwrap() + key.len();
+    let end = at + xml[at..].find('<').unwrap();
+    std::fs::write(&site, format!("{}127.0.0.1:1{}", &xml[..at], &xml[end..])).unwrap();
+    let out = Command::new(binary("spate"))
+        .args(["yarn-session", "--detached"])
+        .env("HADOOP_CONF_DIR", conf.path())
+        .env("SPATE_YARN_PROPERTIES_FILE", &props)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: cannot reach the YARN ResourceManager at 127.0.0.1:1"),
         "{err}"
     );
 

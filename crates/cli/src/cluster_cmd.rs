@@ -47,6 +47,14 @@ pub(crate) struct TaskManagerArgs {
     /// Directory for fetched job binaries and worker logs (default: a new temporary directory).
     #[arg(long, value_name = "DIR")]
     work_dir: Option<PathBuf>,
+    /// The resource manager's name for this TaskManager (the YARN ApplicationMaster passes the
+    /// container id), shown to it by the JobManager.
+    #[arg(long, value_name = "ID", hide = true)]
+    resource_id: Option<String>,
+    /// A file (local or hdfs://) holding the JobManager's current `host:port`, read again when
+    /// the JobManager is lost (the YARN ApplicationMaster writes it, for its next attempts).
+    #[arg(long, value_name = "URI", hide = true)]
+    jobmanager_file: Option<String>,
 }
 
 /// Arguments of `spate list`.
@@ -215,8 +223,37 @@ pub(crate) fn taskmanager(args: &TaskManagerArgs) -> Result<()> {
         host,
         slots,
         work_dir,
+        resource_id: args.resource_id.clone(),
+        locator: args.jobmanager_file.clone().map(|uri| {
+            spate_cluster::taskmanager::JobManagerLocator(std::sync::Arc::new(move || {
+                match read_address(&uri) {
+                    Ok(a) => Some(a),
+                    Err(e) => {
+                        tracing::warn!("cannot read the JobManager's address from {uri}: {e:#}");
+                        None
+                    }
+                }
+            }))
+        }),
     };
     runtime()?.block_on(spate_cluster::taskmanager::serve(conf, options, ctrl_c()))
+}
+
+/// The `host:port` in the file at `uri`.
+fn read_address(uri: &str) -> Result<String> {
+    use std::io::Read as _;
+    let (fs, path) = spate_fs::resolve(uri)?;
+    let mut text = String::new();
+    fs.open(&path, 0)?.read_to_string(&mut text)?;
+    let address = text.trim();
+    if address
+        .rsplit_once(':')
+        .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+    {
+        Ok(address.to_string())
+    } else {
+        bail!("'{address}' is not a host:port")
+    }
 }
 
 fn rest_address(target: &Target) -> Result<String> {

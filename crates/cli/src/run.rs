@@ -44,8 +44,8 @@ pub(crate) struct RunArgs {
     /// Where to run: `local` (embedded, the default without -m), `remote` (with -m),
     /// `yarn-session`: submit to the YARN session of the properties file that `spate
     /// yarn-session` wrote, with its JobManager address and secret, or `yarn-per-job`: start a
-    /// YARN application for this job alone (parallelism / taskmanager.numberOfTaskSlots
-    /// TaskManagers), which ends with the job's status.
+    /// YARN application for this job alone (as many TaskManagers as its slots need, on the hosts
+    /// of its input first; taskmanager.numberOfTaskSlots each), which ends with the job's status.
     #[arg(short = 't', long = "target", value_name = "TARGET", value_parser = ["local", "remote", "yarn-session", "yarn-per-job"])]
     target: Option<String>,
 
@@ -149,19 +149,40 @@ pub(crate) fn run(args: &RunArgs) -> Result<ExitCode> {
                 .with_context(|| format!("waiting for job binary '{}'", args.job().0.display()))
         });
     if let Some(deployed) = per_job {
-        finish_per_job(&deployed, status.as_ref().ok(), args.detached);
+        let recovered = finish_per_job(&deployed, status.as_ref().ok(), args.detached);
+        if let Some(final_status) = recovered {
+            // The job binary lost the first ApplicationMaster; a later attempt ran the job.
+            return Ok(if final_status == spate_yarn::FinalStatus::Succeeded {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
     }
     Ok(exit_code(args, status?))
 }
 
-/// `-t yarn-per-job`: a YARN application with enough TaskManagers for the job's parallelism.
+/// `-t yarn-per-job`: a YARN application whose ApplicationMaster starts the TaskManagers the job
+/// needs once it is submitted (its slots, on the hosts of its input).
 fn deploy_per_job(conf: &Configuration, args: &RunArgs) -> Result<crate::yarn_session::Deployed> {
     let slots = conf.get_opt(&keys::TASK_SLOTS).unwrap_or(1).max(1);
-    let parallelism = conf.get_opt(&keys::PARALLELISM_DEFAULT).unwrap_or(1).max(1);
+    let (_, job_args) = args.job();
+    let job = crate::yarn_job::JobSpec {
+        binary: job_binary(args)?,
+        args: job_args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+        properties: conf.to_properties(),
+        working_dir: std::env::current_dir()
+            .map(|d| d.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
     let shape = crate::yarn_session::Shape {
-        taskmanagers: u32::try_from(parallelism.div_ceil(slots)).unwrap_or(u32::MAX),
+        taskmanagers: 0,
         slots: u32::try_from(slots).unwrap_or(u32::MAX),
         per_job: true,
+        job: Some(job),
     };
     let mut conf = conf.clone();
     let name = keys::YARN_APPLICATION_NAME.spec.name;
@@ -184,20 +205,33 @@ fn deploy_per_job(conf: &Configuration, args: &RunArgs) -> Result<crate::yarn_se
 
 /// After the job binary of `-t yarn-per-job` returned: wait for the application to end with the
 /// job (killing it if the job never ran) and remove its staged files; detached, leave it running.
-fn finish_per_job(d: &crate::yarn_session::Deployed, status: Option<&ExitStatus>, detached: bool) {
+/// When the job binary failed because the ApplicationMaster died and YARN started another
+/// attempt (which runs the job again), the application's final status.
+fn finish_per_job(
+    d: &crate::yarn_session::Deployed,
+    status: Option<&ExitStatus>,
+    detached: bool,
+) -> Option<spate_yarn::FinalStatus> {
     let submitted = status.is_some_and(|s| s.success());
     if detached && submitted {
         eprintln!(
             "YARN application {} ends when the job ends (spate yarn-session --kill {} stops it earlier).",
             d.app, d.app
         );
-        return;
+        return None;
     }
-    // A job binary that failed before submitting leaves the JobManager without a job.
-    let has_job = submitted
-        || crate::cluster_cmd::http(&d.props.rest, "GET", "/jobs/overview")
-            .is_ok_and(|(_, body)| body.contains("\"jid\""));
-    let wait = std::time::Duration::from_secs(if has_job { 60 } else { 0 });
+    if !submitted && d.attempts > 1 && crate::cluster_cmd::http(&d.props.rest, "GET", "/overview").is_err() {
+        if let Some(r) = follow_next_attempt(d) {
+            let _ = spate_yarn::remove_staging_dir(d.yarn.hadoop(), &d.user, d.app);
+            return Some(r);
+        }
+    }
+    // A job binary that failed before submitting leaves the JobManager without a job; a
+    // JobManager that is gone means the application is ending (e.g. it could not get the job's
+    // containers).
+    let overview = crate::cluster_cmd::http(&d.props.rest, "GET", "/jobs/overview");
+    let has_job = submitted || overview.as_ref().is_ok_and(|(_, body)| body.contains("\"jid\""));
+    let wait = std::time::Duration::from_secs(if has_job || overview.is_err() { 60 } else { 0 });
     match d.rm.wait_for_report(d.app, wait, |r| r.state.is_terminal()) {
         Ok(r) => eprintln!(
             "YARN application {} ended {:?}: {}",
@@ -214,6 +248,37 @@ fn finish_per_job(d: &crate::yarn_session::Deployed, status: Option<&ExitStatus>
         }
     }
     let _ = spate_yarn::remove_staging_dir(d.yarn.hadoop(), &d.user, d.app);
+    None
+}
+
+/// The JobManager is gone: if YARN starts another ApplicationMaster attempt, it runs the job
+/// again; waits for the application's end and returns its final status.
+fn follow_next_attempt(d: &crate::yarn_session::Deployed) -> Option<spate_yarn::FinalStatus> {
+    use std::time::{Duration, Instant};
+    // YARN notices the dead AM container within seconds.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = d.rm.get_application_report(d.app).ok()?;
+        if r.state.is_terminal() || r.current_attempt.is_some_and(|a| a.attempt > 1) {
+            break;
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    eprintln!(
+        "The ApplicationMaster of {} was lost; YARN's next attempt runs the job again.",
+        d.app
+    );
+    let r =
+        d.rm.wait_for_report(d.app, Duration::from_secs(24 * 3600), |r| r.state.is_terminal())
+            .ok()?;
+    eprintln!(
+        "YARN application {} ended {:?}: {}",
+        d.app, r.final_status, r.diagnostics
+    );
+    Some(r.final_status)
 }
 
 /// Makes the job binary submit itself to the JobManager at `jm` (see `spate_cluster::role`).
@@ -235,13 +300,7 @@ fn submit_env(
             .map_err(|e| anyhow::anyhow!("the YARN session's secret: {e}"))?,
         None => spate_cluster::auth::load_secret(conf, port)?,
     };
-    let job = args.job().0;
-    let binary = if job.components().count() > 1 {
-        std::fs::canonicalize(job).map_err(|e| cannot_start(args, &e))?
-    } else {
-        find_on_path(job)
-            .ok_or_else(|| cannot_start(args, &std::io::Error::new(ErrorKind::NotFound, "not on PATH")))?
-    };
+    let binary = job_binary(args)?;
     command
         .env(role::ENV_ROLE, "submit")
         .env(role::ENV_JOBMANAGER, jm)
@@ -249,6 +308,17 @@ fn submit_env(
         .env(role::ENV_JOB_BINARY, binary)
         .env(role::ENV_DETACHED, if args.detached { "1" } else { "0" });
     Ok(())
+}
+
+/// The job binary's absolute path (found on PATH if it has no `/`).
+fn job_binary(args: &RunArgs) -> Result<std::path::PathBuf> {
+    let job = args.job().0;
+    if job.components().count() > 1 {
+        Ok(std::fs::canonicalize(job).map_err(|e| cannot_start(args, &e))?)
+    } else {
+        find_on_path(job)
+            .ok_or_else(|| cannot_start(args, &std::io::Error::new(ErrorKind::NotFound, "not on PATH")))
+    }
 }
 
 fn find_on_path(name: &Path) -> Option<std::path::PathBuf> {

@@ -2,36 +2,49 @@
 //! inside the AM container, never by hand).
 //!
 //! It runs a JobManager on the container's host (`$NM_HOST`, RPC and REST on free ports),
-//! registers with the ResourceManager (host, RPC port, tracking URL = the REST API), asks for
-//! `-n` TaskManager containers and starts `./spate taskmanager` in each, heartbeats every second,
-//! replaces containers that end, and on SIGTERM (a kill), a shutdown order of the RM or too many
-//! failed containers stops the containers and unregisters.
+//! registers with the ResourceManager (host, RPC port, tracking URL = the REST API) and
+//! heartbeats every second, every 250 ms while it waits for containers. Every 250 ms it asks the
+//! JobManager what its jobs need
+//! ([`spate_cluster::jobmanager::JobManagerHandle`]: slots, and the hosts that store the input
+//! of jobs waiting for slots) and keeps that many TaskManager containers, at least `-n`, asking
+//! for them on those hosts first ([`crate::yarn_containers`]); it starts `./spate taskmanager` in
+//! each, replaces containers that end, releases surplus ones and TaskManagers idle for
+//! `resourcemanager.taskmanager-timeout` beyond what the jobs need. On SIGTERM (a kill), a
+//! shutdown order of the RM or too many failed containers it stops the containers and
+//! unregisters.
 //!
 //! Threads: the JobManager runs on its own tokio runtime (thread `jobmanager`); the YARN calls
 //! block and run on the main thread.
 
 use crate::config_cmd::{self, ConfigArgs};
+use crate::yarn_containers::{ContainerBook, Match};
 use crate::yarn_session::{decode_resources, ENV_RESOURCES};
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
-use spate_cluster::rest::model::MultipleJobsDetails;
+use spate_cluster::jobmanager::JobManagerHandle;
 use spate_cluster::role;
 use spate_common::config::keys;
 use spate_yarn::{
     AllocateRequest, AmCommand, AmRmClient, Container, ContainerId, ContainerLaunchContext, FinalStatus,
-    LocalResource, NmClient, NodeId, Resource, ResourceRequest,
+    LocalResource, NmClient, NodeId, Resource,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, warn};
 
-/// Interval of the `allocate` heartbeat.
 /// How long a per-job application keeps its JobManager after the job ended (the client polls
 /// every 200 ms).
 const PER_JOB_LINGER: Duration = Duration::from_secs(3);
+/// Longest interval of the `allocate` heartbeat.
 const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How often the AM looks at the jobs' demand; `allocate` is called this often while asks are
+/// outstanding or changed (Flink's `yarn.heartbeat.container-request-interval` is 500 ms).
+const TICK: Duration = Duration::from_millis(250);
+/// How long a TaskManager of an earlier attempt has to register with this JobManager before its
+/// container is stopped and replaced.
+const ADOPTION_TIMEOUT: Duration = Duration::from_secs(30);
 /// Containers that may end unexpectedly before the session gives up.
 const MAX_FAILED_CONTAINERS: u32 = 10;
 /// Priority of the TaskManager asks.
@@ -42,8 +55,8 @@ const TM_PRIORITY: i32 = 1;
 pub(crate) struct YarnAmArgs {
     #[command(flatten)]
     config: ConfigArgs,
-    /// TaskManagers to keep running.
-    #[arg(short = 'n', long, default_value_t = 2)]
+    /// TaskManagers to keep running at least (more are started as the jobs need them).
+    #[arg(short = 'n', long, default_value_t = 0)]
     taskmanagers: u32,
     /// Slots of each TaskManager.
     #[arg(short = 's', long, default_value_t = 1)]
@@ -69,6 +82,26 @@ pub(crate) fn yarn_am(args: &YarnAmArgs) -> Result<()> {
         )
     })?;
     conf.set(&keys::CLUSTER_SECRET, &secret)?;
+    // The blob store (job binaries) lives in the container's directory, which the NodeManager
+    // removes when the application ends, even when the AM is killed before it cleans up. The
+    // JobManager reaches it through a short link in the temporary directory: the coordinators'
+    // Unix sockets live there, and container paths are longer than a socket path may be.
+    let mut blobs = None;
+    if conf
+        .get_opt(&keys::BLOB_STORAGE_DIRECTORY)
+        .is_none_or(|d| d.is_empty())
+    {
+        let dir = std::env::current_dir()
+            .context("cannot read the container's directory")?
+            .join("blobs");
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let link = std::env::temp_dir().join(format!("spate-am-{}", std::process::id()));
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&dir, &link)
+            .with_context(|| format!("cannot link {} to {}", link.display(), dir.display()))?;
+        conf.set(&keys::BLOB_STORAGE_DIRECTORY, link.to_string_lossy().into_owned())?;
+        blobs = Some((link, dir));
+    }
     let host = std::env::var("NM_HOST").unwrap_or_else(|_| "127.0.0.1".into());
     let resources = decode_resources(&std::env::var(ENV_RESOURCES).unwrap_or_default())?;
 
@@ -86,6 +119,8 @@ pub(crate) fn yarn_am(args: &YarnAmArgs) -> Result<()> {
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let jm_stopped = stopped.clone();
     let jm_conf = conf.clone();
+    let handle = JobManagerHandle::new();
+    let jm_handle = handle.clone();
     let jm = spate_common::task::spawn_named("jobmanager", move || {
         let flag = jm_stopped.clone();
         let result = crate::cluster_cmd::runtime().and_then(|rt| {
@@ -99,7 +134,7 @@ pub(crate) fn yarn_am(args: &YarnAmArgs) -> Result<()> {
                     }
                     flag.store(true, Ordering::SeqCst);
                 };
-                spate_cluster::jobmanager::serve_on(jm_conf, rpc, rest, shutdown).await
+                spate_cluster::jobmanager::serve_with(jm_conf, rpc, rest, shutdown, jm_handle).await
             })
         });
         jm_stopped.store(true, Ordering::SeqCst);
@@ -108,26 +143,70 @@ pub(crate) fn yarn_am(args: &YarnAmArgs) -> Result<()> {
 
     let am = AmRmClient::from_env().context("cannot connect to the ResourceManager's scheduler")?;
     let tracking = format!("http://{host}:{rest_port}/");
-    am.register_application_master(&host, i32::from(rpc_port), &tracking)
+    let registration = am
+        .register_application_master(&host, i32::from(rpc_port), &tracking)
         .context("cannot register the ApplicationMaster")?;
-    info!(host, rpc_port, rest_port, "ApplicationMaster registered");
+    let attempt = am.attempt_id().map_or(1, |a| a.attempt);
+    info!(host, rpc_port, rest_port, attempt, "ApplicationMaster registered");
+    let jobmanager = format!("{host}:{rpc_port}");
+    // With more attempts to come, TaskManagers find the JobManager of the latest one in the
+    // staging directory.
+    let jobmanager_file = if conf.get(&keys::YARN_APPLICATION_ATTEMPTS) > 1 {
+        match publish_address(&am, &jobmanager) {
+            Ok(uri) => Some(uri),
+            Err(e) => {
+                warn!("cannot publish the JobManager's address; TaskManagers will not follow a new attempt: {e:#}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if attempt > 1 && args.per_job {
+        match crate::yarn_job::staged_job() {
+            Ok(Some(job)) => {
+                let (jm_address, job_secret) = (jobmanager.clone(), secret.clone());
+                spate_common::task::spawn_named("resubmit", move || {
+                    info!(attempt, "submitting the job again");
+                    if let Err(e) = crate::yarn_job::submit(&job, &jm_address, &job_secret) {
+                        warn!("{e:#}");
+                    }
+                })?;
+            }
+            Ok(None) => warn!("attempt {attempt} of a per-job application has no staged job to run"),
+            Err(e) => warn!("{e:#}"),
+        }
+    }
 
     let mut session = Session {
         am: &am,
-        jobmanager: format!("{host}:{rpc_port}"),
+        jobmanager,
+        jobmanager_file,
         secret,
         resources,
-        want: args.taskmanagers,
+        book: ContainerBook::new(args.taskmanagers, args.slots),
+        handle,
+        idle_timeout: conf.get(&keys::RESOURCEMANAGER_TASKMANAGER_TIMEOUT),
         slots: args.slots,
         capability: Resource::new(args.tm_memory, args.tm_vcores),
         running: BTreeMap::new(),
-        outstanding: 0,
         releases: Vec::new(),
         failed: 0,
+        start_timeout: conf.get(&keys::YARN_APPLICATION_START_TIMEOUT),
+        asking_since: None,
+        headroom: None,
         nms: HashMap::new(),
         registration: (host.clone(), i32::from(rpc_port), tracking.clone()),
-        per_job_rest: args.per_job.then(|| format!("{host}:{rest_port}")),
+        per_job: args.per_job,
+        adopted: HashMap::new(),
     };
+    // TaskManagers of earlier attempts (kept by YARN) register with this JobManager.
+    let now = std::time::Instant::now();
+    for c in registration.containers_from_previous_attempts {
+        info!(container = %c.id, node = %c.node_id, "took over a TaskManager of an earlier attempt");
+        session.adopted.insert(c.id, now);
+        session.running.insert(c.id, c);
+    }
     let (status, diagnostics) = session.run(&stopped);
     info!(?status, diagnostics, "stopping the session");
     session.stop_containers();
@@ -135,58 +214,97 @@ pub(crate) fn yarn_am(args: &YarnAmArgs) -> Result<()> {
     if let Err(e) = am.finish_application_master(status, &diagnostics, "") {
         warn!("unregistering failed: {e}");
     }
-    match jm.join() {
+    let result = match jm.join() {
         Ok(r) => r,
         Err(_) => Err(anyhow!("the JobManager thread panicked")),
+    };
+    // The JobManager removed the link; the binaries go now, not when YARN cleans up.
+    if let Some((link, dir)) = blobs {
+        let _ = std::fs::remove_file(link);
+        let _ = std::fs::remove_dir_all(dir);
     }
+    result
 }
 
 /// The TaskManager containers of a session.
 struct Session<'a> {
     am: &'a AmRmClient,
     jobmanager: String,
+    /// Where TaskManagers read the JobManager's address when they lose it (an HDFS URI).
+    jobmanager_file: Option<String>,
     secret: String,
     resources: BTreeMap<String, LocalResource>,
-    want: u32,
+    /// Outstanding asks.
+    book: ContainerBook,
+    /// What the JobManager's jobs need, its TaskManagers.
+    handle: JobManagerHandle,
+    /// How long a TaskManager beyond the demand may stay idle.
+    idle_timeout: Duration,
     slots: u32,
     capability: Resource,
     running: BTreeMap<ContainerId, Container>,
-    /// Containers asked for and not yet allocated.
-    outstanding: i32,
     releases: Vec<ContainerId>,
     failed: u32,
+    /// Per-job: how long the job's containers may stay outstanding before the application fails
+    /// (`yarn.application.start-timeout`).
+    start_timeout: Duration,
+    /// Since when containers have been outstanding.
+    asking_since: Option<std::time::Instant>,
+    /// What the ResourceManager last said the application may still get.
+    headroom: Option<Resource>,
     nms: HashMap<NodeId, NmClient>,
     /// What the AM registered with: host, RPC port, tracking URL.
     registration: (String, i32, String),
-    /// Per-job mode: the JobManager's REST address, polled for the job's end.
-    per_job_rest: Option<String>,
+    /// Per-job mode: the application ends with the first job.
+    per_job: bool,
+    /// Containers of earlier attempts whose TaskManager has not registered here yet, since when.
+    adopted: HashMap<ContainerId, std::time::Instant>,
 }
 
 impl Session<'_> {
     /// Heartbeats until the session should end; returns the final status.
     fn run(&mut self, stopped: &AtomicBool) -> (FinalStatus, String) {
         let mut errors = 0;
+        let mut last_allocate: Option<std::time::Instant> = None;
         loop {
             if stopped.load(Ordering::SeqCst) {
                 return (FinalStatus::Killed, "the session was stopped".into());
             }
-            let missing = i32::try_from(self.want as usize - self.running.len().min(self.want as usize))
-                .unwrap_or(0)
-                - self.outstanding;
-            let mut request = AllocateRequest {
+            self.check_adopted();
+            let demand = self.handle.demand();
+            let hosts: Vec<String> = self.running.values().map(|c| c.node_id.host.clone()).collect();
+            self.book.plan(&demand, &hosts);
+            self.release_idle(self.book.target(&demand));
+            let asks = self.book.changed_asks(TM_PRIORITY, self.capability);
+            if !asks.is_empty() {
+                let on: Vec<String> = asks
+                    .iter()
+                    .map(|a| format!("{}={}", a.resource_name, a.num_containers))
+                    .collect();
+                info!(
+                    running = self.running.len(),
+                    target = self.book.target(&demand),
+                    slots = demand.slots,
+                    asks = on.join(" "),
+                    "asking for TaskManager containers"
+                );
+            }
+            let quiet = asks.is_empty() && self.releases.is_empty() && self.book.outstanding() == 0;
+            if quiet && last_allocate.is_some_and(|t| t.elapsed() < HEARTBEAT) {
+                self.report_pending(self.book.target(&demand));
+                if let Some(end) = self.job_end() {
+                    sleep_unless(stopped, PER_JOB_LINGER);
+                    return end;
+                }
+                sleep_unless(stopped, TICK);
+                continue;
+            }
+            last_allocate = Some(std::time::Instant::now());
+            let request = AllocateRequest {
                 releases: std::mem::take(&mut self.releases),
                 progress: 0.0,
-                ..Default::default()
+                asks,
             };
-            if missing > 0 {
-                self.outstanding += missing;
-                request.asks.push(ResourceRequest::anywhere(
-                    TM_PRIORITY,
-                    self.capability,
-                    self.outstanding,
-                ));
-                info!(containers = self.outstanding, "asking for TaskManager containers");
-            }
             let got = match self.am.allocate(&request) {
                 Ok(got) => {
                     errors = 0;
@@ -198,8 +316,9 @@ impl Session<'_> {
                     if errors > 10 {
                         return (FinalStatus::Failed, format!("lost the ResourceManager: {e}"));
                     }
-                    // The asks were not received: ask again.
-                    self.outstanding -= missing.max(0);
+                    // The asks and releases were not received: send them again.
+                    self.book.unsent();
+                    self.releases.extend(request.releases);
                     sleep_unless(stopped, HEARTBEAT);
                     continue;
                 }
@@ -214,7 +333,7 @@ impl Session<'_> {
                 ) {
                     return (FinalStatus::Failed, format!("re-registering failed: {e}"));
                 }
-                self.outstanding = 0;
+                self.book.forget();
                 continue;
             }
             if got.command == Some(AmCommand::Shutdown) {
@@ -224,13 +343,15 @@ impl Session<'_> {
                 );
             }
             for c in got.allocated {
-                if self.outstanding > 0 && self.running.len() < self.want as usize {
-                    self.outstanding -= 1;
-                    self.start(c);
-                } else {
-                    self.releases.push(c.id);
+                match self.book.allocated(&c.node_id.host) {
+                    Match::Start => self.start(c),
+                    Match::Surplus => {
+                        info!(container = %c.id, node = %c.node_id, "releasing a surplus container");
+                        self.releases.push(c.id);
+                    }
                 }
             }
+            self.headroom = Some(got.available);
             for s in got.completed {
                 if self.running.remove(&s.id).is_some() {
                     self.failed += 1;
@@ -247,34 +368,155 @@ impl Session<'_> {
                     }
                 }
             }
+            self.report_pending(self.book.target(&demand));
+            if let Some(failure) = self.starved() {
+                return (FinalStatus::Failed, failure);
+            }
             if let Some(end) = self.job_end() {
                 // The submitting client polls the job's state; keep the JobManager up long
                 // enough for it to read the final one before the application ends.
                 sleep_unless(stopped, PER_JOB_LINGER);
                 return end;
             }
-            sleep_unless(stopped, HEARTBEAT);
+            sleep_unless(stopped, TICK);
         }
     }
 
-    /// Per-job mode: the final status once the (first) job ended.
-    fn job_end(&self) -> Option<(FinalStatus, String)> {
-        let rest = self.per_job_rest.as_ref()?;
-        let (200, body) = crate::cluster_cmd::http(rest, "GET", "/jobs/overview").ok()? else {
+    /// Per-job: the failure when YARN has not given the job's containers within the start-up
+    /// timeout, saying what was asked for and what YARN said is left.
+    fn starved(&mut self) -> Option<String> {
+        let outstanding = self.book.outstanding();
+        if !self.per_job || outstanding <= 0 {
+            self.asking_since = None;
             return None;
-        };
-        let jobs: MultipleJobsDetails = serde_json::from_str(&body).ok()?;
-        let job = jobs.jobs.first()?;
+        }
+        let since = *self.asking_since.get_or_insert_with(std::time::Instant::now);
+        if since.elapsed() < self.start_timeout {
+            return None;
+        }
+        let headroom = self.headroom.map_or(String::new(), |h| {
+            format!(
+                "; YARN says the application may still get {} MB and {} vcores",
+                h.memory_mb, h.vcores
+            )
+        });
+        Some(format!(
+            "YARN did not give {outstanding} of the job's TaskManager containers ({} MB, {} vcore(s) each) within {:?} ({}){headroom}: free resources in the queue or ask for smaller containers",
+            self.capability.memory_mb,
+            self.capability.vcores,
+            self.start_timeout,
+            keys::YARN_APPLICATION_START_TIMEOUT.spec.name
+        ))
+    }
+
+    /// Tells the JobManager how many slots are on their way: those of the containers the demand
+    /// calls for whose TaskManager has not registered (asked for, starting, or replacing one
+    /// that ended).
+    fn report_pending(&self, target: u32) {
+        let registered: HashSet<String> = self
+            .handle
+            .taskmanagers()
+            .into_iter()
+            .map(|t| t.resource_id)
+            .collect();
+        let up = self
+            .running
+            .keys()
+            .filter(|id| registered.contains(&id.to_string()))
+            .count();
+        let missing = u32::try_from((target as usize).saturating_sub(up)).unwrap_or(u32::MAX);
+        self.handle.set_pending_slots(missing.saturating_mul(self.slots));
+    }
+
+    /// Stops the containers of earlier attempts whose TaskManager did not register in time (they
+    /// are asked for again).
+    fn check_adopted(&mut self) {
+        if self.adopted.is_empty() {
+            return;
+        }
+        let registered: HashSet<String> = self
+            .handle
+            .taskmanagers()
+            .into_iter()
+            .map(|t| t.resource_id)
+            .collect();
+        self.adopted.retain(|id, _| !registered.contains(&id.to_string()));
+        let late: Vec<ContainerId> = self
+            .adopted
+            .iter()
+            .filter(|(_, since)| since.elapsed() > ADOPTION_TIMEOUT)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in late {
+            self.adopted.remove(&id);
+            if let Some(c) = self.running.remove(&id) {
+                warn!(container = %id, "the TaskManager of an earlier attempt did not register within {ADOPTION_TIMEOUT:?}; replacing it");
+                if let Ok(nm) = self.nm(&c.node_id) {
+                    let _ = nm.stop_container(c.id);
+                }
+                self.releases.push(id);
+            }
+        }
+    }
+
+    /// Stops TaskManagers idle for the timeout while more run than `target`.
+    fn release_idle(&mut self, target: u32) {
+        let mut excess = self.running.len().saturating_sub(target as usize);
+        if excess == 0 {
+            return;
+        }
+        for tm in self.handle.taskmanagers() {
+            if excess == 0 {
+                break;
+            }
+            if tm.idle_for.is_none_or(|d| d < self.idle_timeout) {
+                continue;
+            }
+            let Some((&id, _)) = self
+                .running
+                .iter()
+                .find(|(id, _)| id.to_string() == tm.resource_id)
+            else {
+                continue;
+            };
+            let reason = format!(
+                "idle for {:?} (resourcemanager.taskmanager-timeout)",
+                self.idle_timeout
+            );
+            if !self.handle.retire(&tm.id, &reason) {
+                continue;
+            }
+            if let Some(c) = self.running.remove(&id) {
+                info!(container = %id, taskmanager = %tm.id, "releasing an idle TaskManager");
+                if let Ok(nm) = self.nm(&c.node_id) {
+                    if let Err(e) = nm.stop_container(c.id) {
+                        warn!(container = %c.id, "cannot stop: {e}");
+                    }
+                }
+                self.releases.push(id);
+                excess -= 1;
+            }
+        }
+    }
+
+    /// Per-job mode: the final status once the (first) job ended, with its error.
+    fn job_end(&self) -> Option<(FinalStatus, String)> {
+        if !self.per_job {
+            return None;
+        }
+        let job = self.handle.jobs().into_iter().next()?;
         let status = match job.state.as_str() {
             "FINISHED" => FinalStatus::Succeeded,
             "FAILED" => FinalStatus::Failed,
             "CANCELED" => FinalStatus::Killed,
             _ => return None,
         };
-        Some((
-            status,
-            format!("job {} ({}) ended {}", job.jid, job.name, job.state),
-        ))
+        let mut diagnostics = format!("job {} ({}) ended {}", job.id, job.name, job.state);
+        if let (FinalStatus::Failed, Some(f)) = (status, &job.failure) {
+            diagnostics.push_str(": ");
+            diagnostics.push_str(f);
+        }
+        Some((status, diagnostics))
     }
 
     /// Starts a TaskManager in `container`; on failure the container is released (and asked for
@@ -292,6 +534,8 @@ impl Session<'_> {
             &self.slots.to_string(),
             "--work-dir",
             ".",
+            "--resource-id",
+            &container.id.to_string(),
             "-D",
             &format!("{}={}", keys::CLUSTER_SECRET.spec.name, self.secret),
         ]
@@ -300,6 +544,9 @@ impl Session<'_> {
         .collect();
         if self.resources.contains_key(crate::yarn_session::CONF_RESOURCE) {
             commands.extend(["-c".to_string(), crate::yarn_session::CONF_RESOURCE.to_string()]);
+        }
+        if let Some(uri) = &self.jobmanager_file {
+            commands.extend(["--jobmanager-file".to_string(), uri.clone()]);
         }
         commands.extend([
             "1><LOG_DIR>/taskmanager.out".to_string(),
@@ -357,6 +604,24 @@ impl Session<'_> {
         }
     }
 }
+
+/// Writes `jobmanager` (`host:port`) to the application's staging directory; its URI.
+fn publish_address(am: &AmRmClient, jobmanager: &str) -> Result<String> {
+    let app = am
+        .attempt_id()
+        .ok_or_else(|| anyhow!("the AMRMToken names no application attempt"))?
+        .application;
+    let yarn = spate_yarn::YarnConf::from_env().map_err(|e| anyhow!("{e}"))?;
+    let user = spate_hadoop_ipc::namenode::current_user();
+    let staging = spate_yarn::Staging::create(yarn.hadoop(), &user, app).map_err(|e| anyhow!("{e}"))?;
+    staging
+        .upload_bytes(jobmanager.as_bytes(), JOBMANAGER_FILE)
+        .map_err(|e| anyhow!("{e}"))?;
+    Ok(staging.dir().join(JOBMANAGER_FILE).to_string())
+}
+
+/// Name of the file in the staging directory holding the JobManager's RPC address.
+const JOBMANAGER_FILE: &str = "jobmanager-address";
 
 /// Sleeps `d`, waking early when `stopped` is set.
 fn sleep_unless(stopped: &AtomicBool, d: Duration) {

@@ -45,9 +45,11 @@ Examples:
 pub(crate) struct YarnSessionArgs {
     #[command(flatten)]
     config: ConfigArgs,
-    /// TaskManagers (YARN containers) to run.
-    #[arg(short = 'n', long = "taskmanagers", value_name = "N", default_value_t = 2)]
-    taskmanagers: u32,
+    /// TaskManagers (YARN containers) to keep running at least; more are started while jobs need
+    /// their slots, on the hosts of their input, and released after
+    /// resourcemanager.taskmanager-timeout idle (default: none kept).
+    #[arg(short = 'n', long = "taskmanagers", value_name = "N")]
+    taskmanagers: Option<u32>,
     /// Task slots of each TaskManager (sets taskmanager.numberOfTaskSlots).
     #[arg(short = 's', long = "slots", value_name = "N", default_value_t = 1)]
     slots: u32,
@@ -229,8 +231,8 @@ pub(crate) fn yarn_session(args: &YarnSessionArgs) -> Result<()> {
         return kill(app);
     }
     let mut conf = config_cmd::load(&args.config)?.conf;
-    if args.taskmanagers == 0 || args.slots == 0 {
-        bail!("-n and -s must be at least 1");
+    if args.slots == 0 {
+        bail!("-s must be at least 1");
     }
     conf.set(&keys::TASK_SLOTS, args.slots)?;
     if let Some(m) = &args.jobmanager_memory {
@@ -258,12 +260,14 @@ pub(crate) fn yarn_session(args: &YarnSessionArgs) -> Result<()> {
         app,
         props,
         started,
+        ..
     } = deploy(
         &conf,
         &Shape {
-            taskmanagers: args.taskmanagers,
+            taskmanagers: args.taskmanagers.unwrap_or(0),
             slots: args.slots,
             per_job: false,
+            job: None,
         },
     )?;
     let file = props.write()?;
@@ -302,12 +306,14 @@ pub(crate) fn yarn_session(args: &YarnSessionArgs) -> Result<()> {
 }
 
 /// What to deploy.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Shape {
     pub(crate) taskmanagers: u32,
     pub(crate) slots: u32,
     /// The AM ends the application when its first job ends, with the job's status.
     pub(crate) per_job: bool,
+    /// Per-job: the job, staged for the AM's later attempts when there may be some.
+    pub(crate) job: Option<crate::yarn_job::JobSpec>,
 }
 
 /// A running session.
@@ -318,6 +324,8 @@ pub(crate) struct Deployed {
     pub(crate) app: ApplicationId,
     pub(crate) props: SessionProperties,
     pub(crate) started: Instant,
+    /// `yarn.application-attempts`.
+    pub(crate) attempts: u64,
 }
 
 /// Submits the ApplicationMaster and waits until it runs with all its TaskManagers; on failure
@@ -370,6 +378,7 @@ pub(crate) fn deploy(conf: &Configuration, shape: &Shape) -> Result<Deployed> {
         app,
         props,
         started,
+        attempts: conf.get(&keys::YARN_APPLICATION_ATTEMPTS),
     })
 }
 
@@ -410,6 +419,23 @@ fn start(
                 .map_err(|e| anyhow!("cannot stage the configuration: {e}"))?,
         );
     }
+    // What the AM alone needs: the job, for a later attempt to run it again.
+    let attempts = conf.get(&keys::YARN_APPLICATION_ATTEMPTS);
+    let mut am_resources = resources.clone();
+    if let (true, Some(job)) = (attempts > 1, &shape.job) {
+        am_resources.insert(
+            crate::yarn_job::JOB_BINARY_RESOURCE.to_string(),
+            staging
+                .upload(&job.binary, crate::yarn_job::JOB_BINARY_RESOURCE)
+                .map_err(|e| anyhow!("cannot stage {}: {e}", job.binary.display()))?,
+        );
+        am_resources.insert(
+            crate::yarn_job::JOB_SPEC_RESOURCE.to_string(),
+            staging
+                .upload_bytes(job.to_json().as_bytes(), crate::yarn_job::JOB_SPEC_RESOURCE)
+                .map_err(|e| anyhow!("cannot stage the job's description: {e}"))?,
+        );
+    }
     let tm_mb = conf.get(&keys::TASKMANAGER_MEMORY_PROCESS_SIZE).0 >> 20;
     let jm_mb = conf.get(&keys::JOBMANAGER_MEMORY_PROCESS_SIZE).0 >> 20;
     let mut commands: Vec<String> = vec![
@@ -446,7 +472,7 @@ fn start(
     let launch = ContainerLaunchContext {
         commands,
         environment,
-        local_resources: resources,
+        local_resources: am_resources,
         tokens: None,
     };
     let mut submission = ApplicationSubmission::new(
@@ -455,23 +481,49 @@ fn start(
         launch,
         Resource::new(i64::try_from(jm_mb).unwrap_or(i64::MAX), 1),
     );
-    submission.queue = queue;
+    submission.queue = queue.clone();
+    submission.max_app_attempts = Some(i32::try_from(attempts).unwrap_or(i32::MAX));
+    // A new attempt takes over the TaskManagers (they find its JobManager through the staging
+    // directory, see yarn_am).
+    submission.keep_containers_across_attempts = attempts > 1;
     rm.submit_application(&submission).map_err(|e| anyhow!("{e}"))?;
-    eprintln!(
-        "Submitted {app}; waiting for the JobManager and {} TaskManagers.",
-        shape.taskmanagers
-    );
+    if shape.taskmanagers > 0 {
+        eprintln!(
+            "Submitted {app}; waiting for the JobManager and {} TaskManagers.",
+            shape.taskmanagers
+        );
+    } else {
+        eprintln!("Submitted {app}; waiting for the JobManager.");
+    }
 
     let timeout = conf.get(&keys::YARN_APPLICATION_START_TIMEOUT);
     let deadline = started + timeout;
-    let timed_out = |what: &str, report: &ApplicationReport| {
+    let timed_out = |what: &str, report: &ApplicationReport, need: Need| {
+        let diagnostics = report.diagnostics.trim();
+        let diagnostics = if diagnostics.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", diagnostics.replace('\n', " "))
+        };
         anyhow!(
-            "timed out after {:.0}s waiting for {what} (application {app} is {:?}: {}); free resources in the queue or raise {}",
+            "timed out after {:.0}s waiting for {what} (application {app} is {:?}{diagnostics}); {}; free resources in the queue or raise {}",
             timeout.as_secs_f64(),
             report.state,
-            report.diagnostics,
+            shortfall(rm, &queue, need),
             keys::YARN_APPLICATION_START_TIMEOUT.spec.name
         )
+    };
+    let tm_need = Need {
+        containers: shape.taskmanagers,
+        memory_mb: tm_mb,
+        vcores: conf.get(&keys::YARN_CONTAINERS_VCORES),
+        what: "TaskManager",
+    };
+    let am_need = Need {
+        containers: 1,
+        memory_mb: jm_mb,
+        vcores: 1,
+        what: "ApplicationMaster",
     };
     let ended = |r: &ApplicationReport| {
         anyhow!(
@@ -490,7 +542,7 @@ fn start(
             break r;
         }
         if Instant::now() > deadline {
-            return Err(timed_out("YARN to start the ApplicationMaster", &r));
+            return Err(timed_out("YARN to start the ApplicationMaster", &r, am_need));
         }
         std::thread::sleep(POLL);
     };
@@ -505,12 +557,14 @@ fn start(
         rest,
         secret: secret.to_string(),
     };
+    let mut registered = 0;
     loop {
         if let Ok((200, body)) = http(&props.rest, "GET", "/overview") {
             if let Ok(o) = serde_json::from_str::<Overview>(&body) {
                 if o.taskmanagers >= shape.taskmanagers {
                     return Ok(props);
                 }
+                registered = o.taskmanagers;
             }
         }
         let r = rm.get_application_report(app).map_err(|e| anyhow!("{e}"))?;
@@ -518,10 +572,85 @@ fn start(
             return Err(ended(&r));
         }
         if Instant::now() > deadline {
-            return Err(timed_out("the TaskManagers to register", &r));
+            let need = Need {
+                containers: shape.taskmanagers.saturating_sub(registered),
+                ..tm_need
+            };
+            return Err(timed_out(
+                &format!(
+                    "the TaskManagers to register ({registered} of {})",
+                    shape.taskmanagers
+                ),
+                &r,
+                need,
+            ));
         }
         std::thread::sleep(POLL);
     }
+}
+
+/// Containers a client waits for.
+#[derive(Debug, Clone, Copy)]
+struct Need {
+    containers: u32,
+    memory_mb: u64,
+    vcores: u64,
+    what: &'static str,
+}
+
+/// What YARN lacks for `need`: the resources asked for against those free on the running nodes
+/// (in all, and on the emptiest node, since a container must fit on one) and the queue's use.
+fn shortfall(rm: &ClientRmClient, queue: &str, need: Need) -> String {
+    let mut text = format!(
+        "it needs {} more {} container(s) of {} MB and {} vcore(s)",
+        need.containers, need.what, need.memory_mb, need.vcores
+    );
+    if let Ok(nodes) = rm.get_cluster_nodes(&[spate_yarn::NodeState::Running]) {
+        let free = |n: &spate_yarn::NodeReport| {
+            (
+                (n.capability.memory_mb - n.used.memory_mb).max(0),
+                (n.capability.vcores - n.used.vcores).max(0),
+            )
+        };
+        let (memory, vcores) = nodes
+            .iter()
+            .map(free)
+            .fold((0, 0), |(m, v), (a, b)| (m + a, v + b));
+        let fits = nodes
+            .iter()
+            .map(|n| {
+                let (m, v) = free(n);
+                (u64::try_from(m).unwrap_or(0) / need.memory_mb.max(1))
+                    .min(u64::try_from(v).unwrap_or(0) / need.vcores.max(1))
+            })
+            .sum::<u64>();
+        let containers = u64::from(need.containers);
+        let short_memory = u64::try_from(memory).unwrap_or(0) < need.memory_mb * containers;
+        let short_vcores = u64::try_from(vcores).unwrap_or(0) < need.vcores * containers;
+        let missing = if fits >= containers {
+            "the nodes have room, so the queue's limits (capacity, ApplicationMaster share) hold it back"
+        } else {
+            match (short_memory, short_vcores) {
+                (true, true) => "missing memory and vcores",
+                (true, false) => "missing memory",
+                (false, true) => "missing vcores",
+                (false, false) => "missing room on single nodes",
+            }
+        };
+        text.push_str(&format!(
+            "; {} running node(s) have {memory} MB and {vcores} vcores free, room for {fits} such container(s): {missing}",
+            nodes.len()
+        ));
+    }
+    if let Ok(q) = rm.get_queue_info(queue) {
+        text.push_str(&format!(
+            "; queue '{}' uses {:.0}% of its capacity (maximum {:.0}%)",
+            q.name,
+            q.current_capacity * 100.0,
+            q.maximum_capacity * 100.0
+        ));
+    }
+    text
 }
 
 /// Waits for Ctrl-C/SIGTERM (`None`) or the application's end (its report).

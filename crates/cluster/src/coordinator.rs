@@ -13,6 +13,9 @@
 //! the job's split locality counters so far: the JobManager keeps them for the REST API while the
 //! job runs) or [`CoordReply::Wait`] (a split waits for a reader on a host that stores it; the
 //! worker asks again shortly).
+//!
+//! [`CoordRequest::PendingHosts`] asks where the splits left are stored (for a resource manager
+//! that starts TaskManagers on those hosts, see `jobmanager::resources`).
 
 use anyhow::{anyhow, Context as _, Result};
 use serde::{Deserialize, Serialize};
@@ -61,6 +64,8 @@ pub enum CoordRequest {
     Finalize { success: bool },
     /// Locality counts of the splits handed out.
     Stats,
+    /// Where the splits not handed out yet are stored: answered with [`CoordReply::Hosts`].
+    PendingHosts,
 }
 
 /// What the coordinator answers.
@@ -84,6 +89,9 @@ pub enum CoordReply {
     Wait,
     /// The unassigned splits of each source (by operator id), encoded.
     Enumerators(Vec<(u32, Vec<Vec<u8>>)>),
+    /// The hosts of the splits left, with their bytes, summed over the job's sources; `None`
+    /// before the first attempt created the enumerators.
+    Hosts(Option<Vec<(String, u64)>>),
 }
 
 /// Split locality counts as they travel (to the JobManager, and on to the client as JSON):
@@ -148,6 +156,7 @@ pub fn run(sub: JobSubmission) -> Result<()> {
         handed: HashMap::new(),
         replay: HashMap::new(),
         valve: 0,
+        reset_once: false,
     };
     loop {
         let req: CoordRequest = match read_frame(&mut stream) {
@@ -171,6 +180,8 @@ struct Coordinator {
     /// The checkpoint whose enumerator snapshot was taken last: readers that have not injected
     /// its barrier get no new split (it would be both in that snapshot and in theirs).
     valve: u64,
+    /// An attempt created the enumerators.
+    reset_once: bool,
 }
 
 impl Coordinator {
@@ -288,7 +299,21 @@ impl Coordinator {
                 first_error.map_or(CoordReply::Ok, CoordReply::Error)
             }
             CoordRequest::Stats => CoordReply::Stats(self.stats()),
+            CoordRequest::PendingHosts => CoordReply::Hosts(self.reset_once.then(|| self.pending_hosts())),
         }
+    }
+
+    /// Bytes of the splits left per host over every source, most bytes first.
+    fn pending_hosts(&self) -> Vec<(String, u64)> {
+        let mut bytes: HashMap<String, u64> = HashMap::new();
+        for e in self.enumerators.values() {
+            for (host, b) in e.pending_split_hosts() {
+                *bytes.entry(host).or_default() += b;
+            }
+        }
+        let mut out: Vec<(String, u64)> = bytes.into_iter().collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out
     }
 
     /// The locality counts of every source that knows them, summed.
@@ -303,6 +328,7 @@ impl Coordinator {
     }
 
     fn reset(&mut self, restore: Option<&str>, allow_non_restored: bool) -> spate_runtime::Result<()> {
+        self.reset_once = true;
         self.enumerators.clear();
         self.handed.clear();
         self.replay.clear();

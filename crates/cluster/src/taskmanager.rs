@@ -9,7 +9,9 @@
 //!
 //! A worker that exits on its own is reported in the next heartbeat. When the JobManager is lost
 //! (stream closed, heartbeats failing for `heartbeat.timeout`, or it no longer knows this
-//! TaskManager), every worker is stopped and the TaskManager registers again.
+//! TaskManager), every worker is stopped and the TaskManager registers again — with the address
+//! its [`JobManagerLocator`] gives, if it has one (a JobManager that moved, e.g. to a new YARN
+//! ApplicationMaster attempt).
 
 use crate::client::{self, Client};
 use crate::net::Secret;
@@ -37,6 +39,21 @@ pub struct TaskManagerOptions {
     pub slots: u32,
     /// Binary cache and worker logs.
     pub work_dir: PathBuf,
+    /// The resource manager's name for this TaskManager (a YARN container id), if any.
+    pub resource_id: Option<String>,
+    /// Where to find the JobManager when it was lost (`jobmanager` is the first address).
+    pub locator: Option<JobManagerLocator>,
+}
+
+/// Finds the JobManager's current RPC address, `None` when it does not know (the last one is
+/// kept). Called before every registration attempt, so it should be quick.
+#[derive(Clone)]
+pub struct JobManagerLocator(pub Arc<dyn Fn() -> Option<String> + Send + Sync>);
+
+impl std::fmt::Debug for JobManagerLocator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JobManagerLocator")
+    }
 }
 
 struct WorkerProcess {
@@ -51,9 +68,27 @@ struct Tm {
     secret: Secret,
     workers: Mutex<HashMap<String, WorkerProcess>>,
     exited: Mutex<Vec<pb::WorkerExit>>,
+    /// The JobManager's address now.
+    jobmanager: Mutex<String>,
 }
 
 impl Tm {
+    fn jobmanager(&self) -> String {
+        self.jobmanager.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Asks the locator where the JobManager is now.
+    fn locate_jobmanager(&self) {
+        let Some(found) = self.options.locator.as_ref().and_then(|l| (l.0)()) else {
+            return;
+        };
+        let mut current = self.jobmanager.lock().unwrap_or_else(|p| p.into_inner());
+        if *current != found {
+            info!(from = %current, to = %found, "the JobManager moved");
+            *current = found;
+        }
+    }
+
     fn workers(&self) -> std::sync::MutexGuard<'_, HashMap<String, WorkerProcess>> {
         self.workers.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -162,7 +197,7 @@ impl Tm {
             .env(role::ENV_JOB_ID, &w.job_id)
             .env(role::ENV_TASKMANAGER_ID, tm_id)
             .env(role::ENV_TASKMANAGER_HOST, &self.options.host)
-            .env(role::ENV_JOBMANAGER, &self.options.jobmanager)
+            .env(role::ENV_JOBMANAGER, self.jobmanager())
             .env(role::ENV_SECRET, self.secret.to_hex())
             .stdout(out)
             .stderr(err)
@@ -193,6 +228,7 @@ pub async fn serve(
         .with_context(|| format!("cannot create {}", options.work_dir.display()))?;
     let tm = Arc::new(Tm {
         config,
+        jobmanager: Mutex::new(options.jobmanager.clone()),
         options,
         secret,
         workers: Mutex::default(),
@@ -221,7 +257,14 @@ pub async fn serve(
 /// One registration: returns when the JobManager is lost.
 async fn session(tm: &Arc<Tm>) -> Result<()> {
     let mut client = loop {
-        match client::connect(&tm.options.jobmanager, &tm.secret).await {
+        // On a thread outside the runtime: a locator may do blocking I/O (e.g. read HDFS).
+        let locating = tm.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            spate_common::task::spawn_named("spate-tm-locate", move || locating.locate_jobmanager())
+                .map(|t| t.join())
+        })
+        .await;
+        match client::connect(&tm.jobmanager(), &tm.secret).await {
             Ok(c) => break c,
             Err(e) => {
                 warn!("{e:#}; retrying");
@@ -235,6 +278,7 @@ async fn session(tm: &Arc<Tm>) -> Result<()> {
             slots: tm.options.slots,
             pid: std::process::id(),
             address: format!("{} (pid {})", tm.options.host, std::process::id()),
+            resource_id: tm.options.resource_id.clone().unwrap_or_default(),
         })
         .await
         .map_err(|s| client::status_error("registration refused", s))?
@@ -247,7 +291,7 @@ async fn session(tm: &Arc<Tm>) -> Result<()> {
         .await
         .map_err(|s| client::status_error("cannot open the command stream", s))?
         .into_inner();
-    info!(taskmanager = %id, host = %tm.options.host, slots = tm.options.slots, "registered at the JobManager {}", tm.options.jobmanager);
+    info!(taskmanager = %id, host = %tm.options.host, slots = tm.options.slots, "registered at the JobManager {}", tm.jobmanager());
     println!("TaskManager {id} registered with {} slots", tm.options.slots);
     let interval = Duration::from_millis(reg.heartbeat_interval_ms.max(50));
     let timeout = Duration::from_millis(reg.heartbeat_timeout_ms.max(1000));

@@ -221,9 +221,16 @@ pub mod keys {
         YARN_APPLICATION_START_TIMEOUT: Duration = "yarn.application.start-timeout",
             ValueKind::Duration, "3min",
             "how long spate yarn-session waits for the ApplicationMaster and every TaskManager to run before it gives up";
+        /// ApplicationMaster attempts of a YARN application.
+        YARN_APPLICATION_ATTEMPTS: u64 = "yarn.application-attempts", ValueKind::Int { min: 1 }, "1",
+            "how many times YARN starts the ApplicationMaster (capped by yarn.resourcemanager.am.max-attempts); a new attempt takes over the TaskManager containers and, per-job, runs the job again";
         /// Virtual cores of each TaskManager container.
         YARN_CONTAINERS_VCORES: u64 = "yarn.containers.vcores", ValueKind::Int { min: 1 }, "1",
             "virtual cores of each TaskManager container on YARN";
+        /// How long a TaskManager container of a YARN session may stay idle before it is released.
+        RESOURCEMANAGER_TASKMANAGER_TIMEOUT: Duration = "resourcemanager.taskmanager-timeout",
+            ValueKind::Duration, "30s",
+            "how long a YARN TaskManager container with no slot in use stays before it is released (never below the session's -n)";
         /// Memory of the JobManager's container (the YARN ApplicationMaster).
         JOBMANAGER_MEMORY_PROCESS_SIZE: MemorySize = "jobmanager.memory.process.size",
             ValueKind::MemorySize, "512mb",

@@ -119,6 +119,8 @@ pub trait ErasedEnumerator: Send {
     fn assignment_stats(&self) -> Option<crate::source::SplitStats>;
     /// The unassigned splits, encoded (see [`SplitEnumerator::snapshot_state`]).
     fn snapshot(&self) -> Result<Vec<Vec<u8>>>;
+    /// See [`SplitEnumerator::pending_split_hosts`].
+    fn pending_split_hosts(&self) -> Vec<(String, u64)>;
 }
 
 struct EnumeratorBox<S>(Box<dyn SplitEnumerator<S>>);
@@ -136,6 +138,9 @@ impl<S: Send + serde::Serialize + 'static> ErasedEnumerator for EnumeratorBox<S>
     }
     fn assignment_stats(&self) -> Option<crate::source::SplitStats> {
         self.0.assignment_stats()
+    }
+    fn pending_split_hosts(&self) -> Vec<(String, u64)> {
+        self.0.pending_split_hosts()
     }
 }
 

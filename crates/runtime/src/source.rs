@@ -110,6 +110,12 @@ pub trait SplitEnumerator<S>: Send {
     fn assignment_stats(&self) -> Option<SplitStats> {
         None
     }
+    /// The hosts that store the splits not handed out yet, with their bytes (a split stored on
+    /// several hosts counts for each), so a resource manager can start readers there. Empty when
+    /// the source does not know where its data lives (the default).
+    fn pending_split_hosts(&self) -> Vec<(String, u64)> {
+        Vec::new()
+    }
 }
 
 /// Locality of the splits an enumerator handed out.

@@ -366,7 +366,12 @@ async fn finish(jm: &JobManager, job: &JobEntry, state: &str, failure: Option<St
 /// Takes `n` slots spread over TaskManagers; returns the TaskManager of each shared slot.
 fn take_slots(jm: &JobManager, min: u32, max: u32) -> Option<Vec<String>> {
     let mut tms = jm.tms();
-    let free: u32 = tms.values().map(|t| t.slots - t.used).sum();
+    // A TaskManager takes commands once its command stream is open.
+    let free: u32 = tms
+        .values()
+        .filter(|t| t.commands.is_some())
+        .map(|t| t.slots - t.used)
+        .sum();
     if free < min {
         return None;
     }
@@ -376,7 +381,7 @@ fn take_slots(jm: &JobManager, min: u32, max: u32) -> Option<Vec<String>> {
         // The TaskManager with the most free slots, so that a job spreads over machines.
         let tm = tms
             .values_mut()
-            .filter(|t| t.used < t.slots)
+            .filter(|t| t.used < t.slots && t.commands.is_some())
             .max_by_key(|t| (t.slots - t.used, std::cmp::Reverse(t.id.clone())))?;
         tm.used += 1;
         taken.push(tm.id.clone());
@@ -428,8 +433,11 @@ async fn run_attempt(
     let waiting_since = Instant::now();
     let slots = loop {
         let notified = jm.slots_changed.notified();
-        if let Some(s) = take_slots(jm, min_slots, max_p) {
-            break s;
+        // TaskManagers being started for this job (see `resources`) are waited for.
+        if !jm.awaits_resources(max_p, waiting_since) {
+            if let Some(s) = take_slots(jm, min_slots, max_p) {
+                break s;
+            }
         }
         if waiting_since.elapsed() >= timeout {
             let (tms, total): (usize, u32) = {

@@ -18,6 +18,7 @@
 
 mod coordinator;
 mod driver;
+pub mod resources;
 mod rest_backend;
 mod service;
 
@@ -35,6 +36,7 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 pub use coordinator::CoordinatorProcess;
+pub use resources::JobManagerHandle;
 
 /// Where a JobManager listens.
 #[derive(Clone, Debug)]
@@ -63,6 +65,8 @@ pub(crate) struct TaskManagerEntry {
     pub commands: Option<TmCommands>,
     /// Incremented each time a command stream is opened (to ignore the close of an older one).
     pub stream_generation: u64,
+    /// The resource manager's name for it (a YARN container id), or empty.
+    pub resource_id: String,
 }
 
 /// What happens to a job, in the order it happens.
@@ -229,6 +233,8 @@ pub struct JobManager {
     pub(crate) next_tm: std::sync::atomic::AtomicU64,
     /// Wakes job drivers waiting for slots.
     pub(crate) slots_changed: tokio::sync::Notify,
+    /// TaskManagers a resource manager is starting, idle times (see [`resources`]).
+    pub(crate) resources: resources::ResourceState,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -265,18 +271,28 @@ impl JobManager {
     pub(crate) fn lose_taskmanager(&self, id: &str, reason: &str) {
         let removed = self.tms().remove(id);
         if let Some(tm) = removed {
-            warn!(taskmanager = %id, host = %tm.host, "TaskManager lost: {reason}");
-            for job in self.jobs().values() {
-                let involved = job.lock().workers.contains_key(id);
-                if involved {
-                    let _ = job.events.send(JobEvent::TaskManagerLost {
-                        tm: id.to_string(),
-                        reason: format!("TaskManager {id} ({}) lost: {reason}", tm.host),
-                    });
-                }
+            // A resource manager replaces what it started: jobs wait for the replacement.
+            if !tm.resource_id.is_empty() {
+                self.resources.replacing(tm.slots);
             }
-            self.slots_changed.notify_waiters();
+            self.forget_taskmanager(tm, reason);
         }
+    }
+
+    /// Fails over the jobs that used a TaskManager just removed from `tms`.
+    pub(crate) fn forget_taskmanager(&self, tm: TaskManagerEntry, reason: &str) {
+        let id = &tm.id;
+        warn!(taskmanager = %id, host = %tm.host, "TaskManager lost: {reason}");
+        for job in self.jobs().values() {
+            let involved = job.lock().workers.contains_key(id);
+            if involved {
+                let _ = job.events.send(JobEvent::TaskManagerLost {
+                    tm: id.to_string(),
+                    reason: format!("TaskManager {id} ({}) lost: {reason}", tm.host),
+                });
+            }
+        }
+        self.slots_changed.notify_waiters();
     }
 
     /// Declares TaskManagers lost whose heartbeats stopped.
@@ -317,6 +333,24 @@ pub async fn serve_on(
     rest_listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    serve_with(
+        config,
+        rpc_listener,
+        rest_listener,
+        shutdown,
+        JobManagerHandle::new(),
+    )
+    .await
+}
+
+/// [`serve_on`], attaching `handle` for a resource manager (see [`resources`]).
+pub async fn serve_with(
+    config: Configuration,
+    rpc_listener: tokio::net::TcpListener,
+    rest_listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    handle: JobManagerHandle,
+) -> Result<()> {
     let rpc_addr = rpc_listener.local_addr()?;
     let rest_addr = rest_listener.local_addr()?;
     let (secret, secret_file) = crate::auth::jobmanager_secret(&config, rpc_addr.port())?;
@@ -348,7 +382,9 @@ pub async fn serve_on(
         jobs: Mutex::default(),
         next_tm: Default::default(),
         slots_changed: tokio::sync::Notify::new(),
+        resources: resources::ResourceState::default(),
     });
+    handle.attach(jm.clone());
 
     let checker = jm.clone();
     tokio::spawn(async move {

@@ -71,6 +71,7 @@ impl pb::job_manager_server::JobManager for Service {
                 last_heartbeat: Instant::now(),
                 commands: None,
                 stream_generation: 0,
+                resource_id: r.resource_id,
             },
         );
         self.0.slots_changed.notify_waiters();
@@ -98,6 +99,8 @@ impl pb::job_manager_server::JobManager for Service {
             tm.commands = Some(tx.clone());
             tm.stream_generation
         };
+        // Its slots can be taken now.
+        self.0.slots_changed.notify_waiters();
         let jm = self.0.clone();
         tokio::spawn(async move {
             tx.closed().await;

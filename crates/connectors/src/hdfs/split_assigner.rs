@@ -218,6 +218,18 @@ impl SplitEnumerator<FsSplit> for LocalityEnumerator {
     fn assignment_stats(&self) -> Option<SplitStats> {
         Some(self.stats)
     }
+    /// Bytes of the splits left per host that stores them, most bytes first.
+    fn pending_split_hosts(&self) -> Vec<(String, u64)> {
+        let mut bytes: HashMap<&str, u64> = HashMap::new();
+        for s in &self.splits {
+            for h in &s.hosts {
+                *bytes.entry(h.as_str()).or_default() += s.end.saturating_sub(s.start);
+            }
+        }
+        let mut out: Vec<(String, u64)> = bytes.into_iter().map(|(h, b)| (h.to_string(), b)).collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out
+    }
     fn add_splits_back(&mut self, splits: Vec<FsSplit>) {
         self.splits.extend(splits);
     }
@@ -261,6 +273,22 @@ mod tests {
         LocalityEnumerator::new(splits)
             .with_locality_wait(WAIT)
             .with_readers(readers)
+    }
+
+    #[test]
+    fn pending_split_hosts_sum_the_bytes_left_per_host() {
+        let mut e = enumerator(
+            vec![split(0, &["a"]), split(100, &["a", "b"]), split(200, &["c"])],
+            2,
+        );
+        let bytes = |s: &FsSplit| s.end - s.start;
+        let per = bytes(&split(0, &["a"]));
+        assert_eq!(
+            e.pending_split_hosts(),
+            vec![("a".into(), 2 * per), ("b".into(), per), ("c".into(), per)]
+        );
+        let _ = e.next_split(0, Some("c"));
+        assert!(e.pending_split_hosts().iter().all(|(h, _)| h != "c"));
     }
 
     #[test]
