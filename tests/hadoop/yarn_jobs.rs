@@ -34,11 +34,14 @@ fn home(h: &Hadoop) {
     h.cli(&["fs", "-chown", "-R", &user, &home]);
 }
 
-/// A corpus of `mib` MiB put into HDFS with 1 MiB blocks and one replica each (blocks spread over
-/// the three DataNode hosts): (local path, HDFS path, blocks per host).
-fn spread_input(h: &Hadoop, name: &str, mib: usize) -> (PathBuf, String, BTreeMap<String, usize>) {
-    let dir = std::env::temp_dir().join(format!("spate-yarn-jobs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+/// A corpus of `mib` MiB written in `dir` and put into HDFS with 1 MiB blocks and one replica each
+/// (blocks spread over the three DataNode hosts): (local path, HDFS path, blocks per host).
+fn spread_input(
+    h: &Hadoop,
+    dir: &Path,
+    name: &str,
+    mib: usize,
+) -> (PathBuf, String, BTreeMap<String, usize>) {
     let local = dir.join(format!("{name}.txt"));
     write_corpus(&local, mib * MIB, 13).unwrap();
     let hdfs_dir = unique(name);
@@ -235,9 +238,9 @@ fn yarn_per_job_wordcount_hdfs_to_hdfs_runs_on_the_data_hosts() {
         return;
     };
     home(h);
-    let (local, input, per_host) = spread_input(h, "yarn-per-job-locality", 12);
-    eprintln!("blocks per host: {per_host:?}");
     let dir = tempfile::tempdir().unwrap();
+    let (local, input, per_host) = spread_input(h, dir.path(), "yarn-per-job-locality", 12);
+    eprintln!("blocks per host: {per_host:?}");
     let props = dir.path().join("yarn-properties");
     let wordcount = binary("examples/wordcount");
 
