@@ -137,7 +137,7 @@ fn killing_taskmanagers_during_a_checkpointed_streaming_job_loses_and_duplicates
         ],
     );
     let input = cluster.dir.path().join("events.csv");
-    write_events(&input, 60_000);
+    write_events(&input, 90_000);
     let reference = cluster.dir.path().join("reference");
     batch_reference(&input, &reference);
 
@@ -237,7 +237,7 @@ fn killing_taskmanagers_during_a_checkpointed_streaming_job_loses_and_duplicates
 fn stop_with_savepoint_and_restore_at_another_parallelism() {
     let cluster = Cluster::start(3, 1);
     let input = cluster.dir.path().join("events.csv");
-    write_events(&input, 12_000);
+    write_events(&input, 24_000);
     let reference = cluster.dir.path().join("reference");
     batch_reference(&input, &reference);
     let out = cluster.dir.path().join("out");
