@@ -341,7 +341,13 @@ fn take_savepoint(target: &Target, job_id: &str, dir: Option<&str>, stop: bool) 
     if let Some(d) = dir {
         path.push_str(&format!("?target-directory={}", query_value(d)));
     }
-    let (status, body) = http(&address, "POST", &path)?;
+    // The JobManager answers when the savepoint is complete (it gives up after 10 minutes).
+    let (status, body) = spate_cluster::rest::http::request_waiting(
+        &address,
+        "POST",
+        &path,
+        std::time::Duration::from_secs(660),
+    )?;
     if !(200..300).contains(&status) {
         bail!("cannot take a savepoint of job {job_id}: {}", rest_error(&body));
     }

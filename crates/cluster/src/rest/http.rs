@@ -6,8 +6,19 @@ use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs as _};
 use std::time::Duration;
 
-/// A minimal HTTP/1.1 exchange with the REST API: returns (status, body).
+/// A minimal HTTP/1.1 exchange with the REST API: returns (status, body). The answer must come
+/// within 30 s.
 pub fn request(address: &str, method: &str, path: &str) -> anyhow::Result<(u16, String)> {
+    request_waiting(address, method, path, Duration::from_secs(30))
+}
+
+/// [`request`] for calls that take long (a savepoint): the answer may take up to `wait`.
+pub fn request_waiting(
+    address: &str,
+    method: &str,
+    path: &str,
+    wait: Duration,
+) -> anyhow::Result<(u16, String)> {
     let addrs: Vec<SocketAddr> = address
         .to_socket_addrs()
         .map_err(|e| anyhow!("JobManager REST address '{address}': {e}"))?
@@ -30,7 +41,7 @@ pub fn request(address: &str, method: &str, path: &str) -> anyhow::Result<(u16, 
             last.map_or_else(|| "no address".to_string(), |e| e.to_string())
         )
     })?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    s.set_read_timeout(Some(wait))?;
     write!(
         s,
         "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: 0\r\nAccept: application/json\r\n\r\n"
