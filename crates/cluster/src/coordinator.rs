@@ -22,7 +22,6 @@ use serde::{Deserialize, Serialize};
 use spate_common::config::Configuration;
 use spate_common::ids::VertexId;
 use spate_graph::JobGraph;
-use spate_runtime::checkpoint::storage::RestoredCheckpoint;
 use spate_runtime::code::{ErasedEnumerator, JobCode, NodeCode};
 use spate_runtime::executor::{plan_submission, JobSubmission};
 use spate_runtime::source::{SplitAssignment, SplitStats};
@@ -335,43 +334,18 @@ impl Coordinator {
         self.valve = 0;
         let restored = match restore {
             Some(dir) => {
-                let r = RestoredCheckpoint::load(dir)
-                    .map_err(|e| spate_runtime::Error::Other(format!("cannot restore from {dir}: {e}")))?;
                 let max = self.config.get(&spate_common::config::keys::MAX_PARALLELISM) as u32;
-                spate_runtime::checkpoint::check_restore(&r, &self.job, max, allow_non_restored)?;
-                Some(r)
+                Some(spate_runtime::checkpoint::load_for_job(
+                    dir,
+                    &self.job,
+                    max,
+                    allow_non_restored,
+                )?)
             }
             None => None,
         };
-        let named = |name: &str, e: spate_runtime::Error| {
-            spate_runtime::Error::Other(format!("operator '{name}': {e}"))
-        };
-        for v in &self.job.vertices {
-            for op in &v.operators {
-                match self.code.node(op.operator)? {
-                    NodeCode::Operator(c) => match &restored {
-                        Some(r) => {
-                            let staged = r
-                                .meta
-                                .operator(op.operator)
-                                .map(|o| o.committables.clone())
-                                .unwrap_or_default();
-                            c.recover(v.parallelism, staged).map_err(|e| named(&op.name, e))?
-                        }
-                        None => c.prepare(v.parallelism).map_err(|e| named(&op.name, e))?,
-                    },
-                    NodeCode::Source(s) => {
-                        let e = match restored.as_ref().and_then(|r| r.meta.enumerator(op.operator)) {
-                            Some(splits) => s.restore_enumerator(v.parallelism, &self.config, splits),
-                            None => s.create_enumerator(v.parallelism, &self.config),
-                        }
-                        .map_err(|e| named(&op.name, e))?;
-                        self.enumerators.insert(v.id, e);
-                    }
-                    NodeCode::Virtual => {}
-                }
-            }
-        }
+        self.enumerators =
+            spate_runtime::checkpoint::prepare_job(&self.job, &self.code, &self.config, restored.as_ref())?;
         Ok(())
     }
 }

@@ -221,10 +221,8 @@ impl LocalExecutor {
         {
             Some(path) if mode == ExecutionMode::Streaming => {
                 let path = crate::checkpoint::storage::resolve_restore_path(path.trim())?;
-                let r = RestoredCheckpoint::load(&path)
-                    .map_err(|e| Error::Other(format!("cannot restore from {}: {e}", path.trim())))?;
-                crate::checkpoint::check_restore(
-                    &r,
+                let r = crate::checkpoint::load_for_job(
+                    &path,
                     &job,
                     max_parallelism,
                     config.get(&keys::SAVEPOINT_IGNORE_UNCLAIMED),
@@ -243,38 +241,16 @@ impl LocalExecutor {
 
         // Sinks prepare their destinations (or recover them to the restored checkpoint); sources
         // create their enumerators (or restore them).
-        let mut enumerators: HashMap<VertexId, Arc<EnumeratorProvider>> = HashMap::new();
-        for v in &job.vertices {
-            for op in &v.operators {
-                match sub.code.node(op.operator)? {
-                    NodeCode::Operator(c) => match &restored {
-                        Some(r) => {
-                            let staged = r
-                                .meta
-                                .operator(op.operator)
-                                .map(|o| o.committables.clone())
-                                .unwrap_or_default();
-                            c.recover(v.parallelism, staged).map_err(|e| named(&op.name, e))?
-                        }
-                        None => c.prepare(v.parallelism).map_err(|e| named(&op.name, e))?,
-                    },
-                    NodeCode::Source(s) => {
-                        let e = match restored.as_ref().and_then(|r| r.meta.enumerator(op.operator)) {
-                            Some(splits) => s.restore_enumerator(v.parallelism, &config, splits),
-                            None => s.create_enumerator(v.parallelism, &config),
-                        }
-                        .map_err(|e| named(&op.name, e))?;
-                        enumerators.insert(
-                            v.id,
-                            Arc::new(EnumeratorProvider {
-                                enumerator: Mutex::new((e, 0)),
-                            }),
-                        );
-                    }
-                    NodeCode::Virtual => {}
-                }
-            }
-        }
+        let enumerators: HashMap<VertexId, Arc<EnumeratorProvider>> =
+            crate::checkpoint::prepare_job(&job, &sub.code, &config, restored.as_ref())?
+                .into_iter()
+                .map(|(v, e)| {
+                    let provider = EnumeratorProvider {
+                        enumerator: Mutex::new((e, 0)),
+                    };
+                    (v, Arc::new(provider))
+                })
+                .collect();
 
         // One channel per consumer subtask.
         let buffers_per_channel = config.get(&keys::BUFFERS_PER_CHANNEL) as usize;
@@ -387,10 +363,6 @@ pub fn local_host_name() -> String {
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".to_string())
-}
-
-fn named(operator: &str, e: Error) -> Error {
-    Error::Other(format!("operator '{operator}': {e}"))
 }
 
 struct Driver {

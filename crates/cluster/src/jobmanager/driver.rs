@@ -909,8 +909,12 @@ async fn trigger_checkpoint(
     let id = c.coordinator.begin();
     let coord = coordinator.clone();
     let req = CoordRequest::SnapshotEnumerators { checkpoint: id };
-    let started = match tokio::task::spawn_blocking(move || coord.request(&req)).await {
-        Ok(Ok(CoordReply::Enumerators(states))) => {
+    let reply = match tokio::task::spawn_blocking(move || coord.request(&req)).await {
+        Ok(r) => r.map_err(|e| format!("{e:#}")),
+        Err(e) => Err(e.to_string()),
+    };
+    let started = match reply {
+        Ok(CoordReply::Enumerators(states)) => {
             let states = states
                 .into_iter()
                 .map(|(op, s)| (spate_common::ids::OperatorId(op), s))
@@ -918,20 +922,12 @@ async fn trigger_checkpoint(
             c.coordinator.set_enumerators(id, states);
             true
         }
-        Ok(Ok(CoordReply::Error(e))) => {
+        Ok(CoordReply::Error(e)) | Err(e) => {
             c.coordinator.abort(id, &e);
             false
         }
-        Ok(Ok(other)) => {
+        Ok(other) => {
             c.coordinator.abort(id, &format!("unexpected reply {other:?}"));
-            false
-        }
-        Ok(Err(e)) => {
-            c.coordinator.abort(id, &format!("{e:#}"));
-            false
-        }
-        Err(e) => {
-            c.coordinator.abort(id, &e.to_string());
             false
         }
     };

@@ -285,3 +285,59 @@ impl CheckpointResponder for NoCheckpoints {
     fn acknowledge(&self, _: CheckpointId, _: u32, _: Vec<(OperatorId, OperatorSnapshot)>) {}
     fn decline(&self, _: CheckpointId, _: u32, _: String) {}
 }
+
+/// Reads the checkpoint or savepoint in `dir` for `job` and checks that it fits
+/// ([`check_restore`]); an error names the directory.
+pub fn load_for_job(
+    dir: &str,
+    job: &spate_graph::JobGraph,
+    max_parallelism: u32,
+    allow_non_restored: bool,
+) -> Result<storage::RestoredCheckpoint> {
+    let r = storage::RestoredCheckpoint::load(dir)
+        .map_err(|e| Error::Other(format!("cannot restore from {dir}: {e}")))?;
+    check_restore(&r, job, max_parallelism, allow_non_restored)?;
+    Ok(r)
+}
+
+/// Readies a job's code for a run: every sink prepares its destination — or, when the run
+/// starts from `restored`, recovers it to that checkpoint (commits what it staged for it,
+/// discards anything later) — and every source's enumerator is created, or restored from the
+/// splits it had not handed out. Returns the enumerators by vertex; an error names the operator.
+pub fn prepare_job(
+    job: &spate_graph::JobGraph,
+    code: &crate::code::JobCode,
+    config: &Configuration,
+    restored: Option<&storage::RestoredCheckpoint>,
+) -> Result<HashMap<VertexId, Box<dyn crate::code::ErasedEnumerator>>> {
+    use crate::code::NodeCode;
+    let named = |name: &str, e: Error| Error::Other(format!("operator '{name}': {e}"));
+    let mut enumerators = HashMap::new();
+    for v in &job.vertices {
+        for op in &v.operators {
+            match code.node(op.operator)? {
+                NodeCode::Operator(c) => match restored {
+                    Some(r) => {
+                        let staged = r
+                            .meta
+                            .operator(op.operator)
+                            .map(|o| o.committables.clone())
+                            .unwrap_or_default();
+                        c.recover(v.parallelism, staged).map_err(|e| named(&op.name, e))?
+                    }
+                    None => c.prepare(v.parallelism).map_err(|e| named(&op.name, e))?,
+                },
+                NodeCode::Source(s) => {
+                    let e = match restored.and_then(|r| r.meta.enumerator(op.operator)) {
+                        Some(splits) => s.restore_enumerator(v.parallelism, config, splits),
+                        None => s.create_enumerator(v.parallelism, config),
+                    }
+                    .map_err(|e| named(&op.name, e))?;
+                    enumerators.insert(v.id, e);
+                }
+                NodeCode::Virtual => {}
+            }
+        }
+    }
+    Ok(enumerators)
+}
