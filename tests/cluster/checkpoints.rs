@@ -2,30 +2,12 @@
 //! TaskManager kills, stop with savepoint and restore at another parallelism.
 
 use super::text;
-use spate_e2e::binary;
 use spate_e2e::cluster::{job_id_of, Cluster};
+use spate_e2e::{binary, committed_lines};
 use std::io::Write as _;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// The lines of the committed (visible) files of `dir`, sorted; hidden files (in-progress or
-/// staged part files) are not output.
-fn committed_lines(dir: &Path) -> Vec<String> {
-    let mut lines = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().to_string();
-            if name.starts_with('.') || name.starts_with('_') {
-                continue;
-            }
-            let text = std::fs::read_to_string(e.path()).unwrap();
-            lines.extend(text.lines().map(str::to_string));
-        }
-    }
-    lines.sort();
-    lines
-}
 
 fn write_events(path: &Path, n: u64) {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());

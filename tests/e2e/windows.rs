@@ -2,7 +2,7 @@
 
 use spate::prelude::*;
 use spate::{WatermarkGenerator, WatermarkOutput};
-use spate_e2e::binary;
+use spate_e2e::{binary, committed_lines};
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
@@ -531,25 +531,6 @@ fn global_windows_fire_only_through_their_trigger() {
     );
     // Without a trigger a global window never fires, not even at the end of the input.
     assert_eq!(run(None), []);
-}
-
-/// The committed lines of every file of `dir` (hidden in-progress or staged files excluded),
-/// sorted.
-fn committed_lines(dir: &std::path::Path) -> Vec<String> {
-    let mut lines = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let name = e.file_name().to_string_lossy().to_string();
-        if !name.starts_with('.') && !name.starts_with('_') {
-            lines.extend(
-                std::fs::read_to_string(e.path())
-                    .unwrap()
-                    .lines()
-                    .map(str::to_string),
-            );
-        }
-    }
-    lines.sort();
-    lines
 }
 
 #[test]

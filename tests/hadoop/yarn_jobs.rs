@@ -26,6 +26,24 @@ const SMALL: [&str; 4] = [
     "taskmanager.memory.process.size=256mb",
 ];
 
+/// `spate run -t yarn-per-job -p P EXTRA.. SMALL.. wordcount --input IN --output OUT`.
+fn per_job_wordcount(p: &str, extra: &[&str], input: &str, output: &str) -> Vec<String> {
+    let wordcount = binary("examples/wordcount");
+    ["run", "-t", "yarn-per-job", "-p", p]
+        .iter()
+        .chain(extra)
+        .chain(&SMALL)
+        .map(|a| a.to_string())
+        .chain([
+            wordcount.display().to_string(),
+            "--input".into(),
+            input.to_string(),
+            "--output".into(),
+            output.to_string(),
+        ])
+        .collect()
+}
+
 /// The user's HDFS home exists and is theirs (the staging directory lives there).
 fn home(h: &Hadoop) {
     let user = yarn_user();
@@ -267,17 +285,8 @@ fn yarn_per_job_wordcount_hdfs_to_hdfs_runs_on_the_data_hosts() {
     let _room = crate::fixture::node_room();
     let output = unique("yarn-per-job-out");
     let started = Instant::now();
-    let mut args = vec!["run", "-t", "yarn-per-job", "-p", "3"];
-    args.extend(SMALL);
-    let input_uri = h.uri(&input);
-    let output_uri = h.uri(&output);
-    args.extend([
-        wordcount.to_str().unwrap(),
-        "--input",
-        &input_uri,
-        "--output",
-        &output_uri,
-    ]);
+    let args = per_job_wordcount("3", &[], &h.uri(&input), &h.uri(&output));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (ok, stdout, stderr, hosts) = PerJob::start(&props, &args).wait();
     assert!(ok, "stdout: {stdout}\nstderr: {stderr}");
     eprintln!("per-job run took {:.1}s", started.elapsed().as_secs_f64());
@@ -318,24 +327,13 @@ fn yarn_per_job_failure_reports_the_error_to_yarn() {
     let blocker = dir.path().join("file");
     std::fs::write(&blocker, "x").unwrap();
     let out_dir = blocker.join("out");
-    let mut args = vec![
-        "run",
-        "-t",
-        "yarn-per-job",
-        "-p",
+    let args = per_job_wordcount(
         "1",
-        "-D",
-        "restart-strategy.type=none",
-    ];
-    args.extend(SMALL);
-    let wordcount = binary("examples/wordcount");
-    args.extend([
-        wordcount.to_str().unwrap(),
-        "--input",
+        &["-D", "restart-strategy.type=none"],
         input.to_str().unwrap(),
-        "--output",
         out_dir.to_str().unwrap(),
-    ]);
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let run = spate(&props, &args);
     assert!(!run.status.success(), "{}", text(&run));
     let app = app_of(&String::from_utf8_lossy(&run.stderr));
@@ -360,24 +358,13 @@ fn killing_a_taskmanager_container_during_a_yarn_batch_job_still_gives_the_right
     let input = dir.path().join("in.txt");
     write_corpus(&input, 40 * MIB, 8).unwrap();
     let out = dir.path().join("out");
-    let mut args = vec![
-        "run",
-        "-t",
-        "yarn-per-job",
-        "-p",
+    let args = per_job_wordcount(
         "2",
-        "-D",
-        "restart-strategy.fixed-delay.delay=200ms",
-    ];
-    args.extend(SMALL);
-    let wordcount = binary("examples/wordcount");
-    args.extend([
-        wordcount.to_str().unwrap(),
-        "--input",
+        &["-D", "restart-strategy.fixed-delay.delay=200ms"],
         input.to_str().unwrap(),
-        "--output",
         out.to_str().unwrap(),
-    ]);
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let job = PerJob::start(&props, &args);
     // Once a subtask runs, kill -9 one TaskManager container's process.
     let app = wait_for("the application id", Duration::from_secs(120), || {
@@ -560,24 +547,13 @@ fn killing_the_application_master_during_a_per_job_run_still_succeeds() {
     let input = dir.path().join("in.txt");
     write_corpus(&input, 40 * MIB, 9).unwrap();
     let out = dir.path().join("out");
-    let mut args = vec![
-        "run",
-        "-t",
-        "yarn-per-job",
-        "-p",
+    let args = per_job_wordcount(
         "2",
-        "-D",
-        "yarn.application-attempts=2",
-    ];
-    args.extend(SMALL);
-    let wordcount = binary("examples/wordcount");
-    args.extend([
-        wordcount.to_str().unwrap(),
-        "--input",
+        &["-D", "yarn.application-attempts=2"],
         input.to_str().unwrap(),
-        "--output",
         out.to_str().unwrap(),
-    ]);
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let job = PerJob::start(&props, &args);
     let (app, rest) = wait_for("the JobManager's address", Duration::from_secs(120), || {
         let e = job.stderr.lock().unwrap().clone();

@@ -113,3 +113,22 @@ pub fn binary(relative: &str) -> PathBuf {
     );
     p
 }
+
+/// The lines of the committed files of output directory `dir`, sorted: hidden files (a sink's
+/// in-progress or staged part files, see `spate_fs::file_system::is_hidden`) are not output.
+pub fn committed_lines(dir: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    for e in std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+    {
+        if spate_fs::file_system::is_hidden(&e.file_name().to_string_lossy()) {
+            continue;
+        }
+        let text =
+            std::fs::read_to_string(e.path()).unwrap_or_else(|err| panic!("{}: {err}", e.path().display()));
+        lines.extend(text.lines().map(str::to_string));
+    }
+    lines.sort();
+    lines
+}
