@@ -73,6 +73,21 @@ pub fn node_room() -> std::sync::MutexGuard<'static, ()> {
     NODE_ROOM.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// YARN tests run side by side (they take [`yarn_shared`]), except a test that must see the
+/// NodeManagers' room undisturbed by the others' containers ([`yarn_alone`]).
+static YARN: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Taken by every test that runs YARN containers, for its whole run.
+pub fn yarn_shared() -> std::sync::RwLockReadGuard<'static, ()> {
+    YARN.read().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Taken by a test that needs the YARN cluster to itself (containers placed by locality must
+/// find room on the hosts they ask for).
+pub fn yarn_alone() -> std::sync::RwLockWriteGuard<'static, ()> {
+    YARN.write().unwrap_or_else(|p| p.into_inner())
+}
+
 /// A fresh HDFS directory name for one test.
 pub fn unique(name: &str) -> String {
     let nanos = std::time::SystemTime::now()

@@ -282,7 +282,8 @@ fn yarn_per_job_wordcount_hdfs_to_hdfs_runs_on_the_data_hosts() {
     assert_eq!(expected, reference_wordcount(&local));
 
     // Per-job, HDFS to HDFS (with room on every node for the TaskManagers asked there).
-    let _room = crate::fixture::node_room();
+    // Alone on YARN: the other tests' containers would take the room the asks need.
+    let _alone = crate::fixture::yarn_alone();
     let output = unique("yarn-per-job-out");
     let started = Instant::now();
     let args = per_job_wordcount("3", &[], &h.uri(&input), &h.uri(&output));
@@ -318,6 +319,7 @@ fn yarn_per_job_failure_reports_the_error_to_yarn() {
     let Some(h) = hadoop("yarn_per_job_failure_reports_the_error_to_yarn") else {
         return;
     };
+    let _yarn = crate::fixture::yarn_shared();
     home(h);
     let dir = tempfile::tempdir().unwrap();
     let props = dir.path().join("yarn-properties");
@@ -352,6 +354,7 @@ fn killing_a_taskmanager_container_during_a_yarn_batch_job_still_gives_the_right
     let Some(h) = hadoop("killing_a_taskmanager_container_during_a_yarn_batch_job") else {
         return;
     };
+    let _yarn = crate::fixture::yarn_shared();
     home(h);
     let dir = tempfile::tempdir().unwrap();
     let props = dir.path().join("yarn-properties");
@@ -413,6 +416,7 @@ fn yarn_session_runs_jobs_in_turn_and_at_once_releases_idle_taskmanagers_and_is_
     let Some(h) = hadoop("yarn_session_runs_jobs_in_turn_and_at_once") else {
         return;
     };
+    let _yarn = crate::fixture::yarn_shared();
     home(h);
     let dir = tempfile::tempdir().unwrap();
     let props = dir.path().join("yarn-properties");
@@ -541,6 +545,7 @@ fn killing_the_application_master_during_a_per_job_run_still_succeeds() {
     let Some(h) = hadoop("killing_the_application_master_during_a_per_job_run") else {
         return;
     };
+    let _yarn = crate::fixture::yarn_shared();
     home(h);
     let dir = tempfile::tempdir().unwrap();
     let props = dir.path().join("yarn-properties");
@@ -594,6 +599,7 @@ fn a_per_job_run_without_room_for_its_taskmanagers_fails_saying_so() {
     let Some(h) = hadoop("a_per_job_run_without_room_for_its_taskmanagers_fails_saying_so") else {
         return;
     };
+    let _yarn = crate::fixture::yarn_shared();
     home(h);
     let dir = tempfile::tempdir().unwrap();
     let props = dir.path().join("yarn-properties");

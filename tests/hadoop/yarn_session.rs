@@ -75,6 +75,7 @@ fn yarn_session_runs_wordcount_and_is_killed() {
     let Some(h) = hadoop("yarn_session_runs_wordcount_and_is_killed") else {
         return;
     };
+    let _yarn = crate::fixture::yarn_shared();
     let user = yarn_user();
     let home = format!("/user/{user}");
     h.cli(&["fs", "-mkdir", "-p", &home]);
@@ -202,6 +203,7 @@ fn yarn_session_errors_are_one_line() {
     let Some(_h) = hadoop("yarn_session_errors_are_one_line") else {
         return;
     };
+    let _yarn = crate::fixture::yarn_shared();
     let dir = tempfile::tempdir().unwrap();
     let props = dir.path().join("yarn-properties");
 
@@ -337,6 +339,7 @@ fn yarn_per_job_ends_with_the_jobs_status() {
     let Some(h) = hadoop("yarn_per_job_ends_with_the_jobs_status") else {
         return;
     };
+    let _yarn = crate::fixture::yarn_shared();
     let user = yarn_user();
     let home = format!("/user/{user}");
     h.cli(&["fs", "-mkdir", "-p", &home]);
@@ -424,6 +427,7 @@ fn attached_yarn_session_is_killed_by_sigterm() {
     let Some(h) = hadoop("attached_yarn_session_is_killed_by_sigterm") else {
         return;
     };
+    let _yarn = crate::fixture::yarn_shared();
     let user = yarn_user();
     let home = format!("/user/{user}");
     h.cli(&["fs", "-mkdir", "-p", &home]);
