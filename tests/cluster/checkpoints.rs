@@ -401,3 +401,98 @@ fn a_corrupt_latest_checkpoint_falls_back_to_the_previous_one() {
         );
     }
 }
+
+#[test]
+fn a_new_jobmanager_recovers_the_running_jobs_from_their_latest_checkpoints() {
+    let ha = tempfile::tempdir().unwrap();
+    let store = format!(
+        "high-availability.storageDir={}",
+        ha.path().join("jobs").display()
+    );
+    let mut cluster = Cluster::start_with(2, 2, &[store.as_str()]);
+    let input = cluster.dir.path().join("events.csv");
+    write_events(&input, 60_000);
+    let reference = cluster.dir.path().join("reference");
+    batch_reference(&input, &reference);
+
+    // A job that ended is not run again by the next JobManager.
+    let small = cluster.dir.path().join("small.csv");
+    write_events(&small, 100);
+    let small_out = cluster.dir.path().join("small-out");
+    let done = cluster.run(
+        &["-D", "execution.runtime-mode=BATCH"],
+        &binary("examples/event_windows"),
+        &[
+            "--input",
+            small.to_str().unwrap(),
+            "--output",
+            small_out.to_str().unwrap(),
+        ],
+    );
+    assert!(done.status.success(), "{}\n{}", text(&done), cluster.logs());
+
+    let out = cluster.dir.path().join("out");
+    let props = checkpoint_props(cluster.dir.path());
+    let mut args: Vec<&str> = props.iter().map(String::as_str).collect();
+    args.push("--detached");
+    let run = cluster.run(
+        &args,
+        &binary("examples/event_windows"),
+        &[
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "-p",
+            "2",
+            "--rate",
+            "3000",
+            "--out-of-orderness-ms",
+            BOUND_MS,
+        ],
+    );
+    assert!(run.status.success(), "{}\n{}", text(&run), cluster.logs());
+    let id = job_id_of(&String::from_utf8_lossy(&run.stdout));
+    let start = Instant::now();
+    while completed_checkpoints(&cluster, &id) < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no checkpoints\n{}",
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (_, before) = cluster.get("/jobs/overview");
+    assert!(before.contains("FINISHED"), "{before}");
+
+    // kill -9 of the JobManager; another one on the same store takes over.
+    cluster.replace_jobmanager();
+    cluster.wait_for_taskmanagers(2);
+    let state = cluster.wait_for_state(&id, &["FINISHED", "FAILED", "CANCELED"], Duration::from_secs(240));
+    let (_, body) = cluster.get(&format!("/jobs/{id}"));
+    assert_eq!(state, "FINISHED", "{body}\n{}", cluster.logs());
+    let (_, jobs) = cluster.get("/jobs/overview");
+    assert_eq!(
+        jobs.matches("\"jid\"").count(),
+        1,
+        "only the running job is recovered: {jobs}"
+    );
+    let log = std::fs::read_to_string(cluster.dir.path().join("jobmanager-2.log")).unwrap();
+    assert!(
+        log.contains("recovered a job from the job store"),
+        "{}",
+        cluster.logs()
+    );
+    let restored = log
+        .lines()
+        .find(|l| l.contains("restoring from"))
+        .unwrap_or_else(|| panic!("the recovered job did not start from a checkpoint:\n{log}"));
+    assert!(restored.contains(&id), "{restored}");
+    assert_same_output(&reference, &out);
+    // Ended jobs leave the store.
+    let left: Vec<_> = std::fs::read_dir(ha.path().join("jobs"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -12,6 +12,10 @@ pub struct Cluster {
     pub rpc: String,
     pub rest: String,
     jobmanager: Child,
+    /// The `-D` settings the JobManager was started with.
+    jobmanager_props: Vec<String>,
+    /// JobManagers started so far.
+    jobmanagers: usize,
     pub taskmanagers: Vec<Child>,
 }
 
@@ -29,25 +33,50 @@ impl Cluster {
     /// 127.0.0.2-4), each with `slots` slots.
     pub fn start_on(hosts: &[&str], slots: u32, props: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
+        let props: Vec<String> = props.iter().map(|p| p.to_string()).collect();
+        let (jobmanager, rpc, rest) = Self::spawn_jobmanager(dir.path(), "0", &props, 1);
+        let mut c = Cluster {
+            dir,
+            rpc,
+            rest,
+            jobmanager,
+            jobmanager_props: props,
+            jobmanagers: 1,
+            taskmanagers: Vec::new(),
+        };
+        for h in hosts {
+            c.add_taskmanager_on(h, slots);
+        }
+        c.wait_for_taskmanagers(hosts.len());
+        c
+    }
+
+    /// Starts `spate jobmanager` on `rpc_port` (0: any); the process, its RPC and REST addresses.
+    fn spawn_jobmanager(dir: &Path, rpc_port: &str, props: &[String], n: usize) -> (Child, String, String) {
+        let log = if n == 1 {
+            "jobmanager.log".to_string()
+        } else {
+            format!("jobmanager-{n}.log")
+        };
         let mut cmd = Command::new(binary("spate"));
         cmd.args([
             "jobmanager",
             "--rpc-port",
-            "0",
+            rpc_port,
             "--rest-port",
             "0",
             "--host",
             "127.0.0.1",
         ])
-        .args(Self::base_props(dir.path()))
+        .args(Self::base_props(dir))
         .arg("-D")
         .arg(format!(
             "blob.storage.directory={}",
-            dir.path().join("blobs").display()
+            dir.join(format!("blobs-{n}")).display()
         ))
         .args(props.iter().flat_map(|p| ["-D", p]))
         .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(dir.path().join("jobmanager.log")).unwrap());
+        .stderr(std::fs::File::create(dir.join(log)).unwrap());
         let mut jobmanager = cmd.spawn().unwrap();
         let stdout = jobmanager.stdout.take().unwrap();
         let mut line = String::new();
@@ -64,18 +93,24 @@ impl Cluster {
             .nth(1)
             .map(|s| s.trim().trim_end_matches('/').to_string())
             .unwrap_or_else(|| panic!("unexpected JobManager output {line:?}"));
-        let mut c = Cluster {
-            dir,
-            rpc,
-            rest,
-            jobmanager,
-            taskmanagers: Vec::new(),
-        };
-        for h in hosts {
-            c.add_taskmanager_on(h, slots);
-        }
-        c.wait_for_taskmanagers(hosts.len());
-        c
+        (jobmanager, rpc, rest)
+    }
+
+    /// Kills the JobManager (`kill -9`) and starts another one on the same RPC port with the same
+    /// configuration; the TaskManagers register with it again.
+    pub fn replace_jobmanager(&mut self) {
+        Command::new("kill")
+            .args(["-9", &self.jobmanager.id().to_string()])
+            .status()
+            .unwrap();
+        let _ = self.jobmanager.wait();
+        let port = self.rpc.rsplit(':').next().unwrap().to_string();
+        self.jobmanagers += 1;
+        let (jobmanager, rpc, rest) =
+            Self::spawn_jobmanager(self.dir.path(), &port, &self.jobmanager_props, self.jobmanagers);
+        assert_eq!(rpc, self.rpc);
+        self.jobmanager = jobmanager;
+        self.rest = rest;
     }
 
     fn base_props(dir: &Path) -> Vec<String> {

@@ -58,9 +58,24 @@ pub fn jobmanager_secret(conf: &Configuration, rpc_port: u16) -> anyhow::Result<
             .map_err(|e| anyhow::anyhow!("{}: {e}", keys::CLUSTER_SECRET.spec.name))?;
         return Ok((secret, file));
     }
+    // A JobManager started again on the same port (or secret file) keeps the cluster's secret,
+    // so that its TaskManagers and clients go on working with it; the file must be private.
+    if let Some(secret) = existing_secret(&file) {
+        return Ok((secret, file));
+    }
     let secret = Secret::generate();
     write_private(&file, &secret.to_hex())?;
     Ok((secret, file))
+}
+
+/// The secret in `file` if it exists, is readable by its owner alone and holds a secret.
+fn existing_secret(file: &Path) -> Option<Secret> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata(file).ok()?;
+    if !meta.is_file() || meta.mode() & 0o077 != 0 {
+        return None;
+    }
+    Secret::from_hex(std::fs::read_to_string(file).ok()?.trim()).ok()
 }
 
 fn write_private(file: &Path, text: &str) -> anyhow::Result<()> {
@@ -125,5 +140,30 @@ impl tonic::service::Interceptor for AddSecret {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         request.metadata_mut().insert(SECRET_HEADER, self.0.clone());
         Ok(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restarted_jobmanager_keeps_a_private_secret_file_and_replaces_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        let mut conf = Configuration::default();
+        conf.set(&keys::CLUSTER_SECRET_FILE, file.display().to_string())
+            .unwrap();
+        let (first, _) = jobmanager_secret(&conf, 1).unwrap();
+        let (again, _) = jobmanager_secret(&conf, 1).unwrap();
+        assert_eq!(first.to_hex(), again.to_hex());
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (other, _) = jobmanager_secret(&conf, 1).unwrap();
+        assert_ne!(first.to_hex(), other.to_hex());
+        std::fs::write(&file, "not hex").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let (fresh, _) = jobmanager_secret(&conf, 1).unwrap();
+        assert_eq!(load_secret(&conf, 1).unwrap().to_hex(), fresh.to_hex());
     }
 }

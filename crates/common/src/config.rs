@@ -304,6 +304,9 @@ pub mod keys {
         /// Where the JobManager keeps uploaded job binaries.
         BLOB_STORAGE_DIRECTORY: String = "blob.storage.directory", ValueKind::Text, "",
             "directory of the blob store (job binaries; default: a directory under io.tmp.dirs)";
+        /// Where the JobManager keeps its jobs so that a new JobManager recovers them.
+        HA_STORAGE_DIR: String = "high-availability.storageDir", ValueKind::Text, "",
+            "directory (file:// or hdfs://) where the JobManager stores each submitted job (graph, arguments, configuration, binary) until it ends; a JobManager started on it recovers the jobs, from their latest checkpoints (on YARN with yarn.application-attempts > 1: the application's staging directory)";
     }
 }
 

@@ -354,6 +354,8 @@ async fn finish(jm: &JobManager, job: &JobEntry, state: &str, failure: Option<St
     if let Some(c) = coordinator {
         let _ = tokio::task::spawn_blocking(move || drop(c)).await;
     }
+    // An ended job is not run again by a later JobManager.
+    jm.unstore_job(&job.id).await;
     match &failure {
         Some(f) => error!(job = %job.name, id = %job.id, "job {state}: {f}"),
         None => {

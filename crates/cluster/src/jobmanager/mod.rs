@@ -18,6 +18,7 @@
 
 mod coordinator;
 mod driver;
+mod job_store;
 pub mod resources;
 mod rest_backend;
 mod service;
@@ -33,7 +34,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 pub use coordinator::CoordinatorProcess;
 pub use resources::JobManagerHandle;
@@ -235,6 +236,89 @@ pub struct JobManager {
     pub(crate) slots_changed: tokio::sync::Notify,
     /// TaskManagers a resource manager is starting, idle times (see [`resources`]).
     pub(crate) resources: resources::ResourceState,
+    /// Where accepted jobs are kept for a later JobManager (`high-availability.storageDir`).
+    pub(crate) job_store: Option<job_store::JobStore>,
+    /// Set when the JobManager stops: jobs failing then stay in the job store.
+    pub(crate) stopping: std::sync::atomic::AtomicBool,
+}
+
+/// What a job is made of, from a submission or from the job store.
+pub(crate) struct NewJob {
+    pub id: String,
+    pub name: String,
+    pub mode: ExecutionMode,
+    pub graph: JobGraph,
+    pub config: Configuration,
+    pub config_lines: String,
+    pub args: Vec<String>,
+    pub working_dir: String,
+    pub sha256: String,
+    pub binary: PathBuf,
+    pub submitted_ms: u64,
+}
+
+impl NewJob {
+    /// The job as the job store keeps it.
+    fn record(&self, binary_size: u64) -> job_store::JobRecord {
+        job_store::JobRecord {
+            format: 1,
+            id: self.id.clone(),
+            name: self.name.clone(),
+            mode: mode_name(self.mode).to_string(),
+            graph_json: serde_json::to_string(&self.graph).unwrap_or_default(),
+            config: self.config_lines.clone(),
+            args: self.args.clone(),
+            working_dir: self.working_dir.clone(),
+            sha256: self.sha256.clone(),
+            binary_size,
+            submitted_ms: self.submitted_ms,
+        }
+    }
+}
+
+/// The wire name of an execution mode.
+pub(crate) fn mode_name(mode: ExecutionMode) -> &'static str {
+    match mode {
+        ExecutionMode::Streaming => "STREAMING",
+        ExecutionMode::Batch => "BATCH",
+    }
+}
+
+/// An execution mode from its wire name.
+pub(crate) fn parse_mode(name: &str) -> Result<ExecutionMode, String> {
+    match name {
+        "STREAMING" => Ok(ExecutionMode::Streaming),
+        "BATCH" => Ok(ExecutionMode::Batch),
+        m => Err(format!("unknown execution mode '{m}'")),
+    }
+}
+
+/// A job's configuration: its own `key=value` lines, and the JobManager's settings of checkpoints
+/// and state (`state.*`, `execution.checkpointing.*`) that the job does not make itself, so that
+/// the job's coordinator and workers agree with the JobManager on them.
+pub(crate) fn job_config(jm_config: &Configuration, lines: &str) -> Result<(Configuration, String), String> {
+    let mut config = Configuration::default();
+    let own: Vec<&str> = lines.lines().filter(|l| !l.trim().is_empty()).collect();
+    config
+        .apply_dynamic(&own)
+        .map_err(|e| format!("bad job configuration: {e}"))?;
+    let mut lines = own.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+    let inherited: Vec<(String, String)> = jm_config
+        .iter()
+        .filter(|(k, _)| k.starts_with("state.") || k.starts_with("execution.checkpointing."))
+        .filter(|(k, _)| !config.iter().any(|(own, _)| own == *k))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    for (k, v) in inherited {
+        if v.contains(['\n', '\r']) {
+            continue;
+        }
+        config
+            .set_str(&k, &v)
+            .map_err(|e| format!("bad JobManager configuration: {e}"))?;
+        lines.push(format!("{k}={v}"));
+    }
+    Ok((config, lines.join("\n")))
 }
 
 /// Milliseconds since the Unix epoch.
@@ -265,6 +349,131 @@ impl JobManager {
 
     pub(crate) fn job(&self, id: &str) -> Option<Arc<JobEntry>> {
         self.jobs().get(id).cloned()
+    }
+
+    /// Adds a job and starts its driver.
+    pub(crate) fn start_job(self: &Arc<Self>, new: NewJob) -> std::io::Result<Arc<JobEntry>> {
+        let dir = self.blob_dir.join(&new.id);
+        std::fs::create_dir_all(&dir)?;
+        let (events, rx) = mpsc::unbounded_channel();
+        let job = Arc::new(JobEntry {
+            id: new.id,
+            name: new.name,
+            mode: new.mode,
+            graph: new.graph,
+            config: new.config,
+            config_lines: new.config_lines,
+            args: new.args,
+            working_dir: new.working_dir,
+            sha256: new.sha256,
+            binary: new.binary,
+            dir,
+            submitted_ms: new.submitted_ms,
+            submitted_at: Instant::now(),
+            events,
+            rt: Mutex::new(JobRuntime {
+                state: "CREATED".into(),
+                ..Default::default()
+            }),
+        });
+        self.jobs().insert(job.id.clone(), job.clone());
+        tokio::spawn(driver::drive(self.clone(), job.clone(), rx));
+        Ok(job)
+    }
+
+    /// Runs the jobs of the job store again (a JobManager taking over from an earlier one).
+    async fn recover_jobs(self: Arc<Self>) {
+        let Some(store) = self.job_store.clone() else {
+            return;
+        };
+        let listed = store.clone();
+        let records = match tokio::task::spawn_blocking(move || listed.records()).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => return warn!("cannot recover jobs: {e}"),
+            Err(e) => return warn!("cannot recover jobs: {e}"),
+        };
+        for record in records {
+            let record = match record {
+                Ok(r) => r,
+                Err(e) => {
+                    error!("cannot recover a job: {e}");
+                    continue;
+                }
+            };
+            if let Err(e) = self.recover_job(&store, record.clone()).await {
+                error!(job = %record.name, id = %record.id, "cannot recover the job: {e}");
+            }
+        }
+    }
+
+    async fn recover_job(
+        self: &Arc<Self>,
+        store: &job_store::JobStore,
+        record: job_store::JobRecord,
+    ) -> Result<(), String> {
+        if self.job(&record.id).is_some() {
+            return Ok(());
+        }
+        let graph: JobGraph =
+            serde_json::from_str(&record.graph_json).map_err(|e| format!("bad job graph: {e}"))?;
+        let mode = parse_mode(&record.mode)?;
+        let (config, config_lines) = job_config(&self.config, &record.config)?;
+        let binary = self
+            .blob_path(&record.sha256)
+            .map_err(|e| e.message().to_string())?;
+        if !binary.exists() {
+            let (store, r, to) = (store.clone(), record.clone(), binary.clone());
+            tokio::task::spawn_blocking(move || store.fetch_binary(&r, &to))
+                .await
+                .map_err(|e| e.to_string())??;
+        }
+        info!(job = %record.name, id = %record.id, store = %store.dir(), "recovered a job from the job store; it runs again from its latest checkpoint, if it has one");
+        self.start_job(NewJob {
+            id: record.id,
+            name: record.name,
+            mode,
+            graph,
+            config,
+            config_lines,
+            args: record.args,
+            working_dir: record.working_dir,
+            sha256: record.sha256.to_ascii_lowercase(),
+            binary,
+            submitted_ms: record.submitted_ms,
+        })
+        .map_err(|e| format!("blob store: {e}"))?;
+        Ok(())
+    }
+
+    /// Stores a job being submitted (when there is a job store).
+    pub(crate) async fn store_job(&self, new: &NewJob) -> Result<(), String> {
+        let Some(store) = self.job_store.clone() else {
+            return Ok(());
+        };
+        let size = std::fs::metadata(&new.binary)
+            .map_err(|e| format!("cannot read {}: {e}", new.binary.display()))?
+            .len();
+        let record = new.record(size);
+        let binary = new.binary.clone();
+        tokio::task::spawn_blocking(move || store.put(&record, &binary))
+            .await
+            .map_err(|e| e.to_string())?
+    }
+
+    /// Forgets an ended job in the job store (unless the JobManager is stopping).
+    pub(crate) async fn unstore_job(&self, id: &str) {
+        let Some(store) = self.job_store.clone() else {
+            return;
+        };
+        if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let id = id.to_string();
+        match tokio::task::spawn_blocking(move || store.remove(&id)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => warn!("cannot remove an ended job from the job store: {e}"),
+            Err(e) => warn!("cannot remove an ended job from the job store: {e}"),
+        }
     }
 
     /// Removes a TaskManager and fails over the jobs that used it.
@@ -372,7 +581,20 @@ pub async fn serve_with(
         use std::os::unix::fs::PermissionsExt as _;
         let _ = std::fs::set_permissions(&blob_dir, std::fs::Permissions::from_mode(0o700));
     }
+    let job_store = match config
+        .get_opt(&keys::HA_STORAGE_DIR)
+        .filter(|d| !d.trim().is_empty())
+    {
+        Some(dir) => Some(
+            tokio::task::spawn_blocking(move || job_store::JobStore::open(&dir))
+                .await?
+                .map_err(|e| anyhow!("{e}"))?,
+        ),
+        None => None,
+    };
     let jm = Arc::new(JobManager {
+        job_store,
+        stopping: Default::default(),
         heartbeat_interval: config.get(&keys::HEARTBEAT_INTERVAL),
         heartbeat_timeout: config.get(&keys::HEARTBEAT_TIMEOUT),
         config,
@@ -402,6 +624,15 @@ pub async fn serve_with(
     });
 
     info!(rpc = %rpc_addr, rest = %rest_addr, secret_file = %secret_file.display(), blobs = %blob_dir.display(), "JobManager started");
+    if let Some(store) = &jm.job_store {
+        info!(store = %store.dir(), "jobs are kept in the job store (high-availability.storageDir) until they end");
+        tokio::spawn(jm.clone().recover_jobs());
+    }
+    let stopping = jm.clone();
+    let shutdown = async move {
+        shutdown.await;
+        stopping.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+    };
     println!("JobManager RPC at {rpc_addr}, REST and dashboard at http://{rest_addr}/");
     let svc = service::Service(jm.clone());
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(rpc_listener);

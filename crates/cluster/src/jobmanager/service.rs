@@ -1,15 +1,14 @@
 //! The JobManager's gRPC service.
 
-use super::{driver, now_ms, JobEntry, JobEvent, JobManager, JobRuntime, TaskManagerEntry, WorkerEntry};
+use super::{now_ms, JobEntry, JobEvent, JobManager, TaskManagerEntry, WorkerEntry};
 use crate::coordinator::{stats_from_wire, stats_to_wire, CoordReply, CoordRequest};
 use crate::pb;
 use sha2::{Digest as _, Sha256};
-use spate_common::config::Configuration;
-use spate_graph::{ExecutionMode, JobGraph};
+use spate_graph::JobGraph;
 use std::io::Write as _;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
@@ -164,20 +163,11 @@ impl pb::job_manager_server::JobManager for Service {
         }
         let graph: JobGraph = serde_json::from_str(&header.job_graph_json)
             .map_err(|e| Status::invalid_argument(format!("bad job graph: {e}")))?;
-        let mut config = Configuration::default();
-        let lines: Vec<&str> = header.config.lines().filter(|l| !l.trim().is_empty()).collect();
-        config
-            .apply_dynamic(&lines)
-            .map_err(|e| Status::invalid_argument(format!("bad job configuration: {e}")))?;
-        let mode = match header.mode.as_str() {
-            "STREAMING" => ExecutionMode::Streaming,
-            "BATCH" => ExecutionMode::Batch,
-            m => return Err(Status::invalid_argument(format!("unknown execution mode '{m}'"))),
-        };
+        let (config, config_lines) =
+            super::job_config(&self.0.config, &header.config).map_err(Status::invalid_argument)?;
+        let mode = super::parse_mode(&header.mode).map_err(Status::invalid_argument)?;
         let job_id = spate_common::ids::JobId::generate().to_string();
         let blob = |e: std::io::Error| Status::internal(format!("blob store: {e}"));
-        let dir = self.0.blob_dir.join(&job_id);
-        std::fs::create_dir_all(&dir).map_err(blob)?;
         let binary = self.0.blob_path(&header.binary_sha256)?;
         let mut next = stream.message().await?;
         if next.is_none() && !binary.exists() {
@@ -216,31 +206,28 @@ impl pb::job_manager_server::JobManager for Service {
             std::fs::set_permissions(&part, std::fs::Permissions::from_mode(0o755)).map_err(blob)?;
             std::fs::rename(&part, &binary).map_err(blob)?;
         }
-        let sha = header.binary_sha256.to_ascii_lowercase();
-        let (events, rx) = mpsc::unbounded_channel();
-        let job = Arc::new(JobEntry {
+        let new = super::NewJob {
             id: job_id.clone(),
             name: header.name,
             mode,
             graph,
             config,
-            config_lines: header.config,
+            config_lines,
             args: header.args,
             working_dir: header.working_dir,
-            sha256: sha,
+            sha256: header.binary_sha256.to_ascii_lowercase(),
             binary,
-            dir,
             submitted_ms: now_ms(),
-            submitted_at: Instant::now(),
-            events,
-            rt: Mutex::new(JobRuntime {
-                state: "CREATED".into(),
-                ..Default::default()
-            }),
-        });
+        };
+        // An accepted job survives this JobManager (when there is a job store).
+        self.0.store_job(&new).await.map_err(|e| {
+            warn!(job = %new.name, "cannot store the job: {e}");
+            Status::unavailable(format!(
+                "cannot keep the job in the job store (high-availability.storageDir): {e}"
+            ))
+        })?;
+        let job = self.0.start_job(new).map_err(blob)?;
         info!(job = %job.name, id = %job_id, mode = ?mode, vertices = job.graph.vertices.len(), "job submitted");
-        self.0.jobs().insert(job_id.clone(), job.clone());
-        tokio::spawn(driver::drive(self.0.clone(), job, rx));
         Ok(Response::new(pb::SubmitJobResponse { job_id }))
     }
 
