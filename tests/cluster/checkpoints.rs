@@ -4,64 +4,12 @@
 use super::text;
 use spate_e2e::cluster::{job_id_of, Cluster};
 use spate_e2e::{binary, committed_lines};
-use std::io::Write as _;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn write_events(path: &Path, n: u64) {
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    for i in 0..n {
-        let key = format!("k{}", (i * 7919) % 53);
-        let ts = i * 5 + (i % 7) * 40;
-        writeln!(f, "{key},{ts},{}", i % 97).unwrap();
-    }
-}
-
-/// The watermark bound of every run: above the disorder of `write_events` (at most 240 ms), so
-/// no record is late and a batch run (which has no late data) is the reference.
-const BOUND_MS: &str = "300";
-
-/// The undisturbed batch run of `event_windows` (the reference output).
-fn batch_reference(input: &Path, out: &Path) {
-    let run = Command::new(binary("examples/event_windows"))
-        .args([
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-            "-p",
-            "2",
-        ])
-        .env("SPATE_DYNAMIC_PROPERTIES", "execution.runtime-mode=BATCH")
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "{}", text(&run));
-}
-
-fn assert_same_output(reference: &Path, got: &Path) {
-    for sub in ["tumbling", "sessions", "late"] {
-        let (want, have) = (
-            committed_lines(&reference.join(sub)),
-            committed_lines(&got.join(sub)),
-        );
-        assert!(
-            want == have,
-            "{sub}: {} reference lines, {} committed lines; missing {:?}, extra {:?}",
-            want.len(),
-            have.len(),
-            want.iter()
-                .filter(|l| !have.contains(l))
-                .take(5)
-                .collect::<Vec<_>>(),
-            have.iter()
-                .filter(|l| !want.contains(l))
-                .take(5)
-                .collect::<Vec<_>>()
-        );
-    }
-    assert!(!committed_lines(&got.join("tumbling")).is_empty());
-}
+use spate_e2e::{assert_same_event_windows_output as assert_same_output, write_events};
+use spate_e2e::{event_windows_reference as batch_reference, EVENTS_BOUND_MS as BOUND_MS};
 
 fn checkpoint_props(dir: &Path) -> Vec<String> {
     vec![

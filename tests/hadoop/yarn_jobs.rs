@@ -650,3 +650,237 @@ fn a_per_job_run_without_room_for_its_taskmanagers_fails_saying_so() {
         text(&run)
     );
 }
+
+#[test]
+fn a_new_application_master_attempt_recovers_a_sessions_jobs_from_their_checkpoints() {
+    let Some(h) = hadoop("a_new_application_master_attempt_recovers_a_sessions_jobs") else {
+        return;
+    };
+    let _yarn = crate::fixture::yarn_shared();
+    home(h);
+    let dir = tempfile::tempdir().unwrap();
+    let props = dir.path().join("yarn-properties");
+    let mut args = vec![
+        "yarn-session",
+        "--detached",
+        "-s",
+        "2",
+        "--name",
+        "spate-it-session-attempts",
+        "-D",
+        "yarn.application-attempts=2",
+    ];
+    args.extend(SMALL);
+    let out = spate(&props, &args);
+    assert!(out.status.success(), "{}", text(&out));
+    let app = property(&props, "application-id");
+    let rest = property(&props, "rest.address");
+    struct Kill<'a>(&'a Path, String);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = spate(self.0, &["yarn-session", "--kill", &self.1]);
+        }
+    }
+    let guard = Kill(&props, app.clone());
+
+    let input = dir.path().join("events.csv");
+    spate_e2e::write_events(&input, 45_000);
+    let reference = dir.path().join("reference");
+    spate_e2e::event_windows_reference(&input, &reference);
+    let output = dir.path().join("out");
+    // Checkpoints every 500 ms, to HDFS by default on YARN.
+    let run = spate(
+        &props,
+        &[
+            "run",
+            "-t",
+            "yarn-session",
+            "--detached",
+            "-D",
+            "execution.runtime-mode=STREAMING",
+            "-D",
+            "execution.checkpointing.interval=500ms",
+            binary("examples/event_windows").to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+            "-p",
+            "2",
+            "--rate",
+            "3000",
+            "--out-of-orderness-ms",
+            spate_e2e::EVENTS_BOUND_MS,
+        ],
+    );
+    assert!(run.status.success(), "{}", text(&run));
+    let jid = spate_e2e::cluster::job_id_of(&String::from_utf8_lossy(&run.stdout));
+    let completed = |rest: &str| -> u64 {
+        try_get(rest, &format!("/jobs/{jid}/checkpoints"))
+            .and_then(|b| {
+                b.split("\"completed\":")
+                    .nth(1)?
+                    .split([',', '}'])
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0)
+    };
+    wait_for("three checkpoints", Duration::from_secs(180), || {
+        let jobs = get(&rest, &format!("/jobs/{jid}"));
+        assert!(
+            !jobs.contains("FINISHED"),
+            "the job ended before the kill: {jobs}"
+        );
+        (completed(&rest) >= 3).then_some(())
+    });
+    let checkpoints = format!("/user/{}/.spate/checkpoints/{jid}", yarn_user());
+    let listing = h.cli(&["fs", "-ls", &checkpoints]);
+    assert!(
+        listing.contains("chk-"),
+        "no checkpoints in HDFS at {checkpoints}:\n{listing}"
+    );
+
+    let (pid, cmdline) = container_processes(&app)
+        .into_iter()
+        .find(|(_, c)| c.starts_with("./spate yarn-am "))
+        .unwrap_or_else(|| panic!("no ApplicationMaster process of {app}"));
+    eprintln!("killing the ApplicationMaster {pid}: {cmdline}");
+    assert!(Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+
+    // The client finds the new attempt's JobManager, which runs the job again under its id.
+    let list = wait_for("the new attempt's JobManager", Duration::from_secs(180), || {
+        let list = spate(&props, &["list", "-t", "yarn-session"]);
+        (list.status.success() && String::from_utf8_lossy(&list.stdout).contains(&jid)).then_some(list)
+    });
+    eprintln!("{}", text(&list));
+    let moved = property(&props, "rest.address");
+    assert_ne!(
+        moved, rest,
+        "the properties file names the new attempt's REST address"
+    );
+    wait_for("the recovered job to finish", Duration::from_secs(300), || {
+        let body = get(&moved, &format!("/jobs/{jid}"));
+        assert!(
+            !body.contains("\"state\":\"FAILED\"") && !body.contains("\"state\":\"CANCELED\""),
+            "{body}"
+        );
+        body.contains("\"state\":\"FINISHED\"").then_some(())
+    });
+    // It started from a checkpoint of the first attempt, and the output is exactly once.
+    let checkpoints_body = get(&moved, &format!("/jobs/{jid}/checkpoints"));
+    assert!(
+        checkpoints_body.contains("\"restored\":{"),
+        "the recovered job did not start from a checkpoint: {checkpoints_body}"
+    );
+    spate_e2e::assert_same_event_windows_output(&reference, &output);
+    assert_eq!(status_field(h, &app, "State"), "RUNNING");
+
+    let kill = spate(&props, &["yarn-session", "--kill", &app]);
+    assert!(kill.status.success(), "{}", text(&kill));
+    drop(guard);
+    assert_eq!(status_field(h, &app, "Final-State"), "KILLED");
+}
+
+#[test]
+fn a_per_job_streaming_run_resumes_from_its_latest_checkpoint_after_the_application_master_dies() {
+    let Some(h) = hadoop("a_per_job_streaming_run_resumes_from_its_latest_checkpoint") else {
+        return;
+    };
+    let _yarn = crate::fixture::yarn_shared();
+    home(h);
+    let dir = tempfile::tempdir().unwrap();
+    let props = dir.path().join("yarn-properties");
+    let input = dir.path().join("events.csv");
+    spate_e2e::write_events(&input, 45_000);
+    let reference = dir.path().join("reference");
+    spate_e2e::event_windows_reference(&input, &reference);
+    let output = dir.path().join("out");
+    let job = binary("examples/event_windows");
+    let mut args = vec![
+        "run",
+        "-t",
+        "yarn-per-job",
+        "-D",
+        "yarn.application-attempts=2",
+        "-D",
+        "execution.runtime-mode=STREAMING",
+        "-D",
+        "execution.checkpointing.interval=500ms",
+    ];
+    args.extend(SMALL);
+    args.extend([
+        job.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+        "-p",
+        "2",
+        "--rate",
+        "3000",
+        "--out-of-orderness-ms",
+        spate_e2e::EVENTS_BOUND_MS,
+    ]);
+    let run = PerJob::start(&props, &args);
+    let (app, rest) = wait_for("the JobManager's address", Duration::from_secs(120), || {
+        let e = run.stderr.lock().unwrap().clone();
+        let rest = e.lines().find_map(rest_address)?;
+        Some((app_of(&e), rest))
+    });
+    let checkpoints = |rest: &str| -> Option<String> {
+        let jobs = try_get(rest, "/jobs/overview")?;
+        let jid = jobs.split("\"jid\":\"").nth(1)?.split('"').next()?.to_string();
+        try_get(rest, &format!("/jobs/{jid}/checkpoints"))
+    };
+    wait_for("three checkpoints", Duration::from_secs(180), || {
+        let body = checkpoints(&rest)?;
+        let done: u64 = body
+            .split("\"completed\":")
+            .nth(1)?
+            .split([',', '}'])
+            .next()?
+            .parse()
+            .ok()?;
+        (done >= 3).then_some(())
+    });
+    let (pid, _) = container_processes(&app)
+        .into_iter()
+        .find(|(_, c)| c.starts_with("./spate yarn-am "))
+        .unwrap_or_else(|| panic!("no ApplicationMaster process of {app}"));
+    assert!(Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    // The second attempt's JobManager (its address in YARN's report) restores the job.
+    let rm = spate_yarn::ClientRmClient::from_env().unwrap();
+    let app_id: spate_yarn::ApplicationId = app.parse().unwrap();
+    let restored = wait_for(
+        "the second attempt's JobManager",
+        Duration::from_secs(180),
+        || {
+            let report = rm.get_application_report(app_id).ok()?;
+            let moved = report
+                .original_tracking_url
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .to_string();
+            if moved == rest || moved.is_empty() {
+                return None;
+            }
+            let body = checkpoints(&moved)?;
+            body.contains("\"restored\":{").then_some(body)
+        },
+    );
+    eprintln!("restored: {restored}");
+    let (ok, stdout, stderr, _) = run.wait();
+    assert!(ok, "stdout: {stdout}\nstderr: {stderr}");
+    spate_e2e::assert_same_event_windows_output(&reference, &output);
+    assert_eq!(status_field(h, &app, "Final-State"), "SUCCEEDED");
+}

@@ -8,7 +8,6 @@ mod config_cmd;
 mod run;
 mod yarn_am;
 mod yarn_containers;
-mod yarn_job;
 mod yarn_session;
 
 use clap::{Parser, Subcommand};

@@ -166,23 +166,10 @@ pub(crate) fn run(args: &RunArgs) -> Result<ExitCode> {
 /// needs once it is submitted (its slots, on the hosts of its input).
 fn deploy_per_job(conf: &Configuration, args: &RunArgs) -> Result<crate::yarn_session::Deployed> {
     let slots = conf.get_opt(&keys::TASK_SLOTS).unwrap_or(1).max(1);
-    let (_, job_args) = args.job();
-    let job = crate::yarn_job::JobSpec {
-        binary: job_binary(args)?,
-        args: job_args
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect(),
-        properties: conf.to_properties(),
-        working_dir: std::env::current_dir()
-            .map(|d| d.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-    };
     let shape = crate::yarn_session::Shape {
         taskmanagers: 0,
         slots: u32::try_from(slots).unwrap_or(u32::MAX),
         per_job: true,
-        job: Some(job),
     };
     let mut conf = conf.clone();
     let name = keys::YARN_APPLICATION_NAME.spec.name;

@@ -114,6 +114,51 @@ pub(crate) fn yarn_am(args: &YarnAmArgs) -> Result<()> {
     rpc.set_nonblocking(true)?;
     rest.set_nonblocking(true)?;
 
+    let am = AmRmClient::from_env().context("cannot connect to the ResourceManager's scheduler")?;
+    let attempts = conf.get(&keys::YARN_APPLICATION_ATTEMPTS);
+    // With more attempts to come, the JobManager keeps its jobs in the staging directory and
+    // TaskManagers find the JobManager of the latest attempt there.
+    let staging = if attempts > 1 {
+        match staging_dir(&am) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                warn!("cannot open the staging directory; a new attempt will not recover the jobs or the TaskManagers: {e:#}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if let Some(staging) = &staging {
+        if conf
+            .get_opt(&keys::HA_STORAGE_DIR)
+            .is_none_or(|d| d.trim().is_empty())
+        {
+            conf.set(&keys::HA_STORAGE_DIR, staging.dir().join(JOB_STORE).to_string())?;
+        } else {
+            // A directory of the user's: one store per application under it.
+            let dir = conf.get(&keys::HA_STORAGE_DIR);
+            let app = staging.dir().file_name().to_string();
+            conf.set(
+                &keys::HA_STORAGE_DIR,
+                format!("{}/{app}", dir.trim_end_matches('/')),
+            )?;
+        }
+    }
+    // Checkpoints go to HDFS unless configured otherwise: the job's tasks run on several hosts,
+    // and a new attempt of the ApplicationMaster may run on another one.
+    if conf
+        .get_opt(&keys::CHECKPOINTS_DIR)
+        .is_none_or(|d| d.trim().is_empty())
+    {
+        match default_checkpoint_dir() {
+            Ok(dir) => conf.set(&keys::CHECKPOINTS_DIR, dir)?,
+            Err(e) => {
+                warn!("cannot find HDFS for checkpoints ({e:#}); they go to the local temporary directory")
+            }
+        }
+    }
+
     // The JobManager; it ends on SIGTERM/Ctrl-C or when the AM loop asks it to.
     let stopped = Arc::new(AtomicBool::new(false));
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
@@ -141,7 +186,6 @@ pub(crate) fn yarn_am(args: &YarnAmArgs) -> Result<()> {
         result
     })?;
 
-    let am = AmRmClient::from_env().context("cannot connect to the ResourceManager's scheduler")?;
     let tracking = format!("http://{host}:{rest_port}/");
     let registration = am
         .register_application_master(&host, i32::from(rpc_port), &tracking)
@@ -149,34 +193,16 @@ pub(crate) fn yarn_am(args: &YarnAmArgs) -> Result<()> {
     let attempt = am.attempt_id().map_or(1, |a| a.attempt);
     info!(host, rpc_port, rest_port, attempt, "ApplicationMaster registered");
     let jobmanager = format!("{host}:{rpc_port}");
-    // With more attempts to come, TaskManagers find the JobManager of the latest one in the
-    // staging directory.
-    let jobmanager_file = if conf.get(&keys::YARN_APPLICATION_ATTEMPTS) > 1 {
-        match publish_address(&am, &jobmanager) {
-            Ok(uri) => Some(uri),
+    // TaskManagers find the JobManager of the latest attempt in the staging directory.
+    let jobmanager_file = staging.as_ref().and_then(|staging| {
+        match staging.upload_bytes(jobmanager.as_bytes(), JOBMANAGER_FILE) {
+            Ok(_) => Some(staging.dir().join(JOBMANAGER_FILE).to_string()),
             Err(e) => {
-                warn!("cannot publish the JobManager's address; TaskManagers will not follow a new attempt: {e:#}");
+                warn!("cannot publish the JobManager's address; TaskManagers will not follow a new attempt: {e}");
                 None
             }
         }
-    } else {
-        None
-    };
-    if attempt > 1 && args.per_job {
-        match crate::yarn_job::staged_job() {
-            Ok(Some(job)) => {
-                let (jm_address, job_secret) = (jobmanager.clone(), secret.clone());
-                spate_common::task::spawn_named("resubmit", move || {
-                    info!(attempt, "submitting the job again");
-                    if let Err(e) = crate::yarn_job::submit(&job, &jm_address, &job_secret) {
-                        warn!("{e:#}");
-                    }
-                })?;
-            }
-            Ok(None) => warn!("attempt {attempt} of a per-job application has no staged job to run"),
-            Err(e) => warn!("{e:#}"),
-        }
-    }
+    });
 
     let mut session = Session {
         am: &am,
@@ -536,8 +562,6 @@ impl Session<'_> {
             ".",
             "--resource-id",
             &container.id.to_string(),
-            "-D",
-            &format!("{}={}", keys::CLUSTER_SECRET.spec.name, self.secret),
         ]
         .iter()
         .map(|s| s.to_string())
@@ -552,7 +576,8 @@ impl Session<'_> {
             "1><LOG_DIR>/taskmanager.out".to_string(),
             "2><LOG_DIR>/taskmanager.log".to_string(),
         ]);
-        let mut environment = BTreeMap::new();
+        // The secret goes in the environment: a command line is visible to every user of the host.
+        let mut environment = BTreeMap::from([(role::ENV_SECRET.to_string(), self.secret.clone())]);
         if let Ok(filter) = std::env::var("RUST_LOG") {
             environment.insert("RUST_LOG".to_string(), filter);
         }
@@ -605,20 +630,36 @@ impl Session<'_> {
     }
 }
 
-/// Writes `jobmanager` (`host:port`) to the application's staging directory; its URI.
-fn publish_address(am: &AmRmClient, jobmanager: &str) -> Result<String> {
+/// The application's staging directory in HDFS.
+fn staging_dir(am: &AmRmClient) -> Result<spate_yarn::Staging> {
     let app = am
         .attempt_id()
         .ok_or_else(|| anyhow!("the AMRMToken names no application attempt"))?
         .application;
     let yarn = spate_yarn::YarnConf::from_env().map_err(|e| anyhow!("{e}"))?;
     let user = spate_hadoop_ipc::namenode::current_user();
-    let staging = spate_yarn::Staging::create(yarn.hadoop(), &user, app).map_err(|e| anyhow!("{e}"))?;
-    staging
-        .upload_bytes(jobmanager.as_bytes(), JOBMANAGER_FILE)
-        .map_err(|e| anyhow!("{e}"))?;
-    Ok(staging.dir().join(JOBMANAGER_FILE).to_string())
+    spate_yarn::Staging::create(yarn.hadoop(), &user, app).map_err(|e| anyhow!("{e}"))
 }
+
+/// `<fs.defaultFS>/user/<user>/.spate/checkpoints`: where jobs of a YARN application keep their
+/// checkpoints by default (each in `<job-id>/`; it outlives the application, so that a failed or
+/// cancelled job can be resumed with `--from-savepoint`).
+fn default_checkpoint_dir() -> Result<String> {
+    let yarn = spate_yarn::YarnConf::from_env().map_err(|e| anyhow!("{e}"))?;
+    let user = spate_hadoop_ipc::namenode::current_user();
+    let fs = yarn
+        .hadoop()
+        .get("fs.defaultFS")
+        .filter(|f| f.starts_with("hdfs://"))
+        .ok_or_else(|| anyhow!("fs.defaultFS is not an hdfs:// URI"))?;
+    Ok(format!(
+        "{}/user/{user}/.spate/checkpoints",
+        fs.trim_end_matches('/')
+    ))
+}
+
+/// Name of the job store in the staging directory (`high-availability.storageDir`).
+const JOB_STORE: &str = "jobs";
 
 /// Name of the file in the staging directory holding the JobManager's RPC address.
 const JOBMANAGER_FILE: &str = "jobmanager-address";

@@ -145,7 +145,68 @@ impl SessionProperties {
                 );
             }
         }
-        Ok(props)
+        props.follow_attempts()
+    }
+
+    /// A session whose JobManager does not answer may run in a new ApplicationMaster attempt
+    /// (`yarn.application-attempts`): its addresses are then the ResourceManager's report of the
+    /// application (waiting while the attempt starts), and the properties file is updated.
+    fn follow_attempts(mut self) -> Result<Self> {
+        if crate::cluster_cmd::http(&self.rest, "GET", "/overview").is_ok() {
+            return Ok(self);
+        }
+        let Ok(app) = self.application_id.parse::<ApplicationId>() else {
+            return Ok(self);
+        };
+        let Ok(rm) = yarn_conf().and_then(|c| connect(&c)) else {
+            return Ok(self);
+        };
+        let deadline = Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let r = rm.get_application_report(app).map_err(|e| {
+                anyhow!(
+                    "the session's JobManager does not answer at {}, and YARN does not report {app}: {e}",
+                    self.rest
+                )
+            })?;
+            if r.state.is_terminal() {
+                bail!(
+                    "YARN session {app} ended {:?}/{:?}: {}",
+                    r.state,
+                    r.final_status,
+                    r.diagnostics.trim()
+                );
+            }
+            let rest = r
+                .original_tracking_url
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .to_string();
+            if r.state == ApplicationState::Running
+                && r.rpc_port > 0
+                && !rest.is_empty()
+                && crate::cluster_cmd::http(&rest, "GET", "/overview").is_ok()
+            {
+                let rpc = format!("{}:{}", r.host, r.rpc_port);
+                if rpc != self.rpc || rest != self.rest {
+                    eprintln!("The JobManager of session {app} moved to {rpc} (a new ApplicationMaster attempt); REST at http://{rest}/");
+                    self.rpc = rpc;
+                    self.rest = rest;
+                    if let Err(e) = self.write() {
+                        eprintln!("warning: {e:#}");
+                    }
+                }
+                return Ok(self);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "the JobManager of YARN session {app} does not answer at {} and no new attempt is running ({:?})",
+                    self.rest,
+                    r.state
+                );
+            }
+            std::thread::sleep(POLL);
+        }
     }
 
     fn write(&self) -> Result<PathBuf> {
@@ -267,7 +328,6 @@ pub(crate) fn yarn_session(args: &YarnSessionArgs) -> Result<()> {
             taskmanagers: args.taskmanagers.unwrap_or(0),
             slots: args.slots,
             per_job: false,
-            job: None,
         },
     )?;
     let file = props.write()?;
@@ -312,8 +372,6 @@ pub(crate) struct Shape {
     pub(crate) slots: u32,
     /// The AM ends the application when its first job ends, with the job's status.
     pub(crate) per_job: bool,
-    /// Per-job: the job, staged for the AM's later attempts when there may be some.
-    pub(crate) job: Option<crate::yarn_job::JobSpec>,
 }
 
 /// A running session.
@@ -419,23 +477,7 @@ fn start(
                 .map_err(|e| anyhow!("cannot stage the configuration: {e}"))?,
         );
     }
-    // What the AM alone needs: the job, for a later attempt to run it again.
     let attempts = conf.get(&keys::YARN_APPLICATION_ATTEMPTS);
-    let mut am_resources = resources.clone();
-    if let (true, Some(job)) = (attempts > 1, &shape.job) {
-        am_resources.insert(
-            crate::yarn_job::JOB_BINARY_RESOURCE.to_string(),
-            staging
-                .upload(&job.binary, crate::yarn_job::JOB_BINARY_RESOURCE)
-                .map_err(|e| anyhow!("cannot stage {}: {e}", job.binary.display()))?,
-        );
-        am_resources.insert(
-            crate::yarn_job::JOB_SPEC_RESOURCE.to_string(),
-            staging
-                .upload_bytes(job.to_json().as_bytes(), crate::yarn_job::JOB_SPEC_RESOURCE)
-                .map_err(|e| anyhow!("cannot stage the job's description: {e}"))?,
-        );
-    }
     let tm_mb = conf.get(&keys::TASKMANAGER_MEMORY_PROCESS_SIZE).0 >> 20;
     let jm_mb = conf.get(&keys::JOBMANAGER_MEMORY_PROCESS_SIZE).0 >> 20;
     let mut commands: Vec<String> = vec![
@@ -472,7 +514,7 @@ fn start(
     let launch = ContainerLaunchContext {
         commands,
         environment,
-        local_resources: am_resources,
+        local_resources: resources,
         tokens: None,
     };
     let mut submission = ApplicationSubmission::new(

@@ -32,11 +32,20 @@ pub fn secret_file(conf: &Configuration, rpc_port: u16) -> PathBuf {
         .unwrap_or_else(|| default_secret_file(rpc_port))
 }
 
-/// Reads the secret of a client or TaskManager.
+/// Reads the secret of a client or TaskManager: `security.cluster.secret`, else
+/// `$SPATE_CLUSTER_SECRET`, else the secret file.
 pub fn load_secret(conf: &Configuration, rpc_port: u16) -> anyhow::Result<Secret> {
     if let Some(s) = conf.get_opt(&keys::CLUSTER_SECRET).filter(|s| !s.is_empty()) {
         return Secret::from_hex(s.trim())
             .map_err(|e| anyhow::anyhow!("{}: {e}", keys::CLUSTER_SECRET.spec.name));
+    }
+    // From the environment (e.g. a YARN container's launch context): unlike a command line
+    // argument, other users cannot read it.
+    if let Ok(s) = std::env::var(crate::role::ENV_SECRET) {
+        if !s.trim().is_empty() {
+            return Secret::from_hex(s.trim())
+                .map_err(|e| anyhow::anyhow!("{}: {e}", crate::role::ENV_SECRET));
+        }
     }
     let file = secret_file(conf, rpc_port);
     let text = std::fs::read_to_string(&file).map_err(|e| {

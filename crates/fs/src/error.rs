@@ -40,9 +40,6 @@ pub enum Error {
         class: Option<String>,
         message: String,
     },
-    /// Called from inside an async runtime, where blocking is not allowed.
-    #[error("blocking file-system call on {path} from inside an async runtime")]
-    InAsyncContext { path: String },
 }
 
 impl Error {

@@ -35,15 +35,34 @@ pub fn handle(path: &str) -> Result<Handle> {
     }
 }
 
-/// Runs `future` on the I/O runtime and waits for it. Must be called from a plain thread (a task
-/// thread), not from inside an async runtime: that is an error naming `path`, never a panic.
-pub fn block_on<F: Future>(path: &str, future: F) -> Result<F::Output> {
-    if Handle::try_current().is_ok() {
-        return Err(Error::InAsyncContext {
-            path: path.to_string(),
-        });
+/// Runs `future` on the I/O runtime and waits for it. Meant for plain threads (task threads);
+/// called where a tokio runtime is current (e.g. in `spawn_blocking`, where tokio refuses to
+/// block on another runtime), it waits on a helper thread instead.
+pub fn block_on<F>(path: &str, future: F) -> Result<F::Output>
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    let handle = handle(path)?;
+    if Handle::try_current().is_err() {
+        return Ok(handle.block_on(future));
     }
-    Ok(handle(path)?.block_on(future))
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("spate-fs-wait".into())
+            .spawn_scoped(s, || handle.block_on(future))
+            .map_err(|source| Error::Io {
+                op: "start a thread to wait for",
+                path: path.to_string(),
+                source,
+            })?
+            .join()
+            .map_err(|_| Error::Io {
+                op: "wait for",
+                path: path.to_string(),
+                source: std::io::Error::other("the I/O thread panicked"),
+            })
+    })
 }
 
 #[cfg(test)]
@@ -51,13 +70,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn blocks_on_plain_threads_and_refuses_inside_the_runtime() {
+    fn blocks_on_plain_threads_and_inside_a_runtime() {
         assert_eq!(block_on("/x", async { 7 }).unwrap(), 7);
+        // Inside a runtime (as in spawn_blocking, e.g. the JobManager reading checkpoints in
+        // HDFS): a helper thread waits.
         let inner = block_on("/x", async {
             block_on("/y", async { 1 }).map_err(|e| e.to_string())
         })
         .unwrap();
-        let e = inner.unwrap_err();
-        assert!(e.contains("/y") && e.contains("async runtime"), "{e}");
+        assert_eq!(inner, Ok(1));
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let got = rt.block_on(async {
+            tokio::task::spawn_blocking(|| block_on("/z", async { 2 }).map_err(|e| e.to_string()))
+                .await
+                .unwrap()
+        });
+        assert_eq!(got, Ok(2));
     }
 }
