@@ -365,9 +365,20 @@ async fn finish(jm: &JobManager, job: &JobEntry, state: &str, failure: Option<St
     set_state(job, state);
 }
 
-/// Takes `n` slots spread over TaskManagers; returns the TaskManager of each shared slot.
-fn take_slots(jm: &JobManager, min: u32, max: u32) -> Option<Vec<String>> {
-    let mut tms = jm.tms();
+/// Takes up to `max` (at least `min`) free slots; returns the TaskManager of each shared slot.
+/// TaskManagers on hosts that store the job's input come first (most bytes first), so that its
+/// sources read locally; among equals, the one with the most free slots, so that a job spreads
+/// over machines.
+fn take_slots(jm: &JobManager, min: u32, max: u32, input_hosts: &[(String, u64)]) -> Option<Vec<String>> {
+    take_from(&mut jm.tms(), min, max, input_hosts)
+}
+
+fn take_from(
+    tms: &mut BTreeMap<String, super::TaskManagerEntry>,
+    min: u32,
+    max: u32,
+    input_hosts: &[(String, u64)],
+) -> Option<Vec<String>> {
     // A TaskManager takes commands once its command stream is open.
     let free: u32 = tms
         .values()
@@ -377,14 +388,21 @@ fn take_slots(jm: &JobManager, min: u32, max: u32) -> Option<Vec<String>> {
     if free < min {
         return None;
     }
+    let bytes_on = |host: &str| input_hosts.iter().find(|(h, _)| h == host).map_or(0, |(_, b)| *b);
     let n = free.min(max);
     let mut taken = Vec::with_capacity(n as usize);
     for _ in 0..n {
-        // The TaskManager with the most free slots, so that a job spreads over machines.
         let tm = tms
             .values_mut()
             .filter(|t| t.used < t.slots && t.commands.is_some())
-            .max_by_key(|t| (t.slots - t.used, std::cmp::Reverse(t.id.clone())))?;
+            .max_by_key(|t| {
+                (
+                    bytes_on(&t.host) > 0,
+                    t.slots - t.used,
+                    bytes_on(&t.host),
+                    std::cmp::Reverse(t.id.clone()),
+                )
+            })?;
         tm.used += 1;
         taken.push(tm.id.clone());
     }
@@ -424,6 +442,14 @@ async fn run_attempt(
         Err(e) => return Outcome::Failed(e.to_string()),
     }
 
+    // Where the input is (sources with located splits): slots there first.
+    let coord = coordinator.clone();
+    let input_hosts =
+        match tokio::task::spawn_blocking(move || coord.request(&CoordRequest::PendingHosts)).await {
+            Ok(Ok(crate::coordinator::CoordReply::Hosts(Some(h)))) => h,
+            _ => Vec::new(),
+        };
+
     // Slots.
     let graph = &job.graph;
     let max_p = graph.vertices.iter().map(|v| v.parallelism).max().unwrap_or(1);
@@ -437,7 +463,7 @@ async fn run_attempt(
         let notified = jm.slots_changed.notified();
         // TaskManagers being started for this job (see `resources`) are waited for.
         if !jm.awaits_resources(max_p, waiting_since) {
-            if let Some(s) = take_slots(jm, min_slots, max_p) {
+            if let Some(s) = take_slots(jm, min_slots, max_p, &input_hosts) {
                 break s;
             }
         }
@@ -962,5 +988,48 @@ fn answer_aborted_savepoints(c: &mut Checkpoints) {
                 "checkpoint {id} of the savepoint was aborted (see the JobManager log)"
             )));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tms(spec: &[(&str, &str, u32)]) -> BTreeMap<String, super::super::TaskManagerEntry> {
+        spec.iter()
+            .map(|(id, host, slots)| {
+                let (tx, _) = tokio::sync::mpsc::unbounded_channel();
+                let tm = super::super::TaskManagerEntry {
+                    id: id.to_string(),
+                    host: host.to_string(),
+                    address: String::new(),
+                    slots: *slots,
+                    used: 0,
+                    last_heartbeat: Instant::now(),
+                    commands: Some(tx),
+                    stream_generation: 0,
+                    resource_id: String::new(),
+                };
+                (id.to_string(), tm)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn slots_on_the_input_hosts_come_first_and_spread() {
+        let mut t = tms(&[("a", "h1", 2), ("b", "h2", 2), ("c", "h3", 2), ("d", "h4", 2)]);
+        let input = vec![("h3".to_string(), 300), ("h2".to_string(), 100)];
+        let got = take_from(&mut t, 2, 2, &input).unwrap();
+        assert_eq!(got, vec!["c", "b"]);
+        // More slots than the data hosts have: theirs first, then the others, spread.
+        let mut t = tms(&[("a", "h1", 2), ("b", "h2", 2), ("c", "h3", 2)]);
+        let got = take_from(&mut t, 1, 5, &[("h2".to_string(), 10)]).unwrap();
+        assert_eq!(got[..2], ["b", "b"]);
+        assert_eq!(got.len(), 5);
+        assert!(got[2..].contains(&"a".to_string()) && got[2..].contains(&"c".to_string()));
+        // Without located input: spread over the TaskManagers with the most free slots.
+        let mut t = tms(&[("a", "h1", 1), ("b", "h2", 3)]);
+        assert_eq!(take_from(&mut t, 2, 2, &[]).unwrap(), vec!["b", "b"]);
+        assert_eq!(take_from(&mut t, 3, 3, &[]), None);
     }
 }
