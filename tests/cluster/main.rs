@@ -459,3 +459,34 @@ fn a_taskmanager_that_stops_heartbeating_is_lost_and_registers_again_when_it_wak
     assert!(cluster.logs().contains("no heartbeat"), "{}", cluster.logs());
 }
 mod checkpoints;
+
+#[test]
+fn a_job_binary_of_another_cluster_protocol_is_refused_with_a_clear_error() {
+    let cluster = Cluster::start(1, 1);
+    let secret = std::fs::read_to_string(cluster.dir.path().join("secret")).unwrap();
+    let secret = spate_cluster::net::Secret::from_hex(secret.trim()).unwrap();
+    let binary = binary("examples/streaming_wordcount");
+    let rt = spate_cluster::client::runtime().unwrap();
+    let error = rt.block_on(async {
+        let mut c = spate_cluster::client::connect(&cluster.rpc, &secret)
+            .await
+            .unwrap();
+        let header = spate_cluster::pb::SubmitHeader {
+            name: "old".into(),
+            job_graph_json: "{}".into(),
+            mode: "STREAMING".into(),
+            protocol: spate_cluster::PROTOCOL + 1,
+            ..Default::default()
+        };
+        spate_cluster::client::submit(&mut c, header, &binary)
+            .await
+            .unwrap_err()
+    });
+    let error = format!("{error:#}");
+    assert!(
+        error.contains("speaks cluster protocol") && error.contains("build the job against"),
+        "{error}"
+    );
+    let (_, jobs) = cluster.get("/jobs/overview");
+    assert!(!jobs.contains("\"jid\""), "{jobs}");
+}

@@ -752,6 +752,7 @@ fn a_new_application_master_attempt_recovers_a_sessions_jobs_from_their_checkpoi
         .status()
         .unwrap()
         .success());
+    let killed = Instant::now();
 
     // The client finds the new attempt's JobManager, which runs the job again under its id.
     let list = wait_for("the new attempt's JobManager", Duration::from_secs(180), || {
@@ -763,6 +764,14 @@ fn a_new_application_master_attempt_recovers_a_sessions_jobs_from_their_checkpoi
     assert_ne!(
         moved, rest,
         "the properties file names the new attempt's REST address"
+    );
+    wait_for("the recovered job to run", Duration::from_secs(180), || {
+        let body = get(&moved, &format!("/jobs/{jid}"));
+        (body.contains("\"state\":\"RUNNING\"") || body.contains("\"state\":\"FINISHED\"")).then_some(())
+    });
+    eprintln!(
+        "the job runs again in the new attempt {} ms after the ApplicationMaster was killed",
+        killed.elapsed().as_millis()
     );
     wait_for("the recovered job to finish", Duration::from_secs(300), || {
         let body = get(&moved, &format!("/jobs/{jid}"));

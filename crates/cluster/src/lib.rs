@@ -11,6 +11,11 @@
 //! - [`net`]: the data plane between workers, with credit-based flow control.
 //! - [`client`]: submit, follow, list and cancel jobs.
 
+/// Version of what a job binary and the cluster's processes say to each other (the gRPC
+/// messages, the coordinator and worker protocols). A JobManager refuses a job binary that speaks
+/// another one; bump it with every incompatible change.
+pub const PROTOCOL: u32 = 1;
+
 pub mod auth;
 pub mod client;
 pub mod coordinator;

@@ -37,6 +37,7 @@ pub fn run(sub: JobSubmission) -> Result<JobResult> {
         working_dir: std::env::current_dir()
             .map(|d| d.display().to_string())
             .unwrap_or_default(),
+        protocol: crate::PROTOCOL,
     };
     let rt = client::runtime().map_err(other)?;
     rt.block_on(async {

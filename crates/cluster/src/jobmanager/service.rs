@@ -155,6 +155,13 @@ impl pb::job_manager_server::JobManager for Service {
             }) => h,
             _ => return Err(Status::invalid_argument("a submission starts with its header")),
         };
+        if header.protocol != crate::PROTOCOL {
+            return Err(Status::failed_precondition(format!(
+                "the job binary speaks cluster protocol {} but this JobManager speaks {}: build the job against the Spate version the cluster runs",
+                header.protocol,
+                crate::PROTOCOL
+            )));
+        }
         if header.binary_size > MAX_BINARY {
             return Err(Status::invalid_argument(format!(
                 "job binary of {} bytes is larger than {MAX_BINARY}",
