@@ -488,7 +488,9 @@ async fn run_attempt(
         slots: &slots,
         restore,
     };
+    job.lock().slots_held = u32::try_from(slots.len()).unwrap_or(u32::MAX);
     let outcome = run_on_slots(jm, job, coordinator, at, checkpoints, events).await;
+    job.lock().slots_held = 0;
     release_slots(jm, &slots);
     outcome
 }

@@ -135,6 +135,8 @@ pub(crate) struct JobRuntime {
     /// the totals when the job ended.
     pub final_totals: Option<Vec<pb::OperatorTotals>>,
     pub coordinator: Option<Arc<CoordinatorProcess>>,
+    /// Slots the current attempt holds (0 while it waits for them).
+    pub slots_held: u32,
     /// Checkpoint counters (jobs with checkpointing).
     pub checkpoints: Option<spate_runtime::checkpoint::coordinator::CheckpointCounts>,
 }

@@ -4,8 +4,8 @@
 //!
 //! The resource manager holds a [`JobManagerHandle`] (given to [`super::serve_with`]) and, on its
 //! own thread, polls:
-//! - [`JobManagerHandle::demand`]: the slots the jobs that have not ended want (each its highest
-//!   parallelism), and for the jobs waiting for slots the hosts that store their input not yet
+//! - [`JobManagerHandle::demand`]: the slots the jobs that have not ended want (the slots a
+//!   running attempt holds, else the job's highest parallelism), and for the jobs waiting for slots the hosts that store their input not yet
 //!   read (asked from each job's coordinator, which owns the split enumerators);
 //! - [`JobManagerHandle::taskmanagers`]: the registered TaskManagers (with the resource id they
 //!   registered with, e.g. their YARN container id), their slots in use and how long they have
@@ -101,20 +101,26 @@ impl JobManagerHandle {
         let mut demand = ResourceDemand::default();
         let mut hosts: BTreeMap<String, u64> = BTreeMap::new();
         for job in jobs {
-            let (state, coordinator) = {
+            let (state, coordinator, held) = {
                 let rt = job.lock();
-                (rt.state.clone(), rt.coordinator.clone())
+                (rt.state.clone(), rt.coordinator.clone(), rt.slots_held)
             };
             if matches!(state.as_str(), "FINISHED" | "FAILED" | "CANCELED") {
                 continue;
             }
-            let wanted = job
-                .graph
-                .vertices
-                .iter()
-                .map(|v| v.parallelism)
-                .max()
-                .unwrap_or(1);
+            // A job running holds the slots it got (a batch job may have started on fewer than
+            // its parallelism, and keeps them until its attempt ends); one waiting wants its
+            // highest parallelism.
+            let wanted = if held > 0 {
+                held
+            } else {
+                job.graph
+                    .vertices
+                    .iter()
+                    .map(|v| v.parallelism)
+                    .max()
+                    .unwrap_or(1)
+            };
             demand.slots += wanted;
             if !matches!(state.as_str(), "CREATED" | "RESTARTING") {
                 continue;
@@ -249,5 +255,83 @@ impl JobManager {
             .sum();
         let limit = RESOURCE_WAIT.min(self.config.get(&keys::SLOT_REQUEST_TIMEOUT) / 2);
         free < wanted && since.elapsed() < limit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{JobEntry, JobRuntime};
+    use super::*;
+    use spate_graph::{ExecutionMode, JobGraph, JobVertex};
+
+    fn jobmanager(dir: &std::path::Path) -> Arc<JobManager> {
+        Arc::new(JobManager {
+            config: Default::default(),
+            secret: Arc::new(crate::net::Secret::generate()),
+            blob_dir: dir.to_path_buf(),
+            heartbeat_interval: Duration::from_secs(1),
+            heartbeat_timeout: Duration::from_secs(10),
+            tms: Mutex::default(),
+            jobs: Mutex::default(),
+            next_tm: Default::default(),
+            slots_changed: tokio::sync::Notify::new(),
+            resources: ResourceState::default(),
+            job_store: None,
+            stopping: Default::default(),
+        })
+    }
+
+    fn add_job(jm: &JobManager, id: &str, parallelism: u32, state: &str, held: u32) {
+        let vertex = JobVertex {
+            id: spate_common::ids::VertexId(0),
+            name: "v".into(),
+            parallelism,
+            operators: Vec::new(),
+            is_source: true,
+            bounded: true,
+        };
+        let (events, _) = tokio::sync::mpsc::unbounded_channel();
+        let job = JobEntry {
+            id: id.into(),
+            name: id.into(),
+            mode: ExecutionMode::Batch,
+            graph: JobGraph {
+                vertices: vec![vertex],
+                edges: Vec::new(),
+            },
+            config: Default::default(),
+            config_lines: String::new(),
+            args: Vec::new(),
+            working_dir: String::new(),
+            sha256: String::new(),
+            binary: Default::default(),
+            dir: Default::default(),
+            submitted_ms: 0,
+            submitted_at: Instant::now(),
+            events,
+            rt: Mutex::new(JobRuntime {
+                state: state.into(),
+                slots_held: held,
+                ..Default::default()
+            }),
+        };
+        jm.jobs().insert(id.into(), Arc::new(job));
+    }
+
+    #[test]
+    fn running_jobs_want_the_slots_they_hold_and_waiting_ones_their_parallelism() {
+        let dir = tempfile::tempdir().unwrap();
+        let jm = jobmanager(dir.path());
+        let handle = JobManagerHandle::new();
+        handle.attach(jm.clone());
+        // A batch job of parallelism 4 that started on 2 slots wants no more.
+        add_job(&jm, "a", 4, "RUNNING", 2);
+        assert_eq!(handle.demand().slots, 2);
+        // One waiting for slots wants its parallelism; an ended one nothing.
+        add_job(&jm, "b", 3, "CREATED", 0);
+        add_job(&jm, "c", 5, "FINISHED", 0);
+        let demand = handle.demand();
+        assert_eq!(demand.slots, 5);
+        assert_eq!(demand.waiting_jobs, 1);
     }
 }
