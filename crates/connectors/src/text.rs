@@ -15,7 +15,8 @@ use spate_runtime::source::{
 use spate_runtime::{Collector, Error, Result, TaskContext};
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufReader, Seek, SeekFrom};
+use crate::hdfs::line_reader::SplitLineReader;
+use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// Lines emitted per `poll_next`.
@@ -142,16 +143,13 @@ impl Source<String> for TextFileSource {
 
 struct OpenSplit {
     path: PathBuf,
-    reader: BufReader<File>,
-    pos: u64,
-    end: u64,
+    lines: SplitLineReader,
 }
 
 struct TextReader {
     current: Option<OpenSplit>,
     /// Splits added and not yet opened.
     queued: VecDeque<FileSplit>,
-    buf: Vec<u8>,
     per_poll: usize,
 }
 
@@ -160,31 +158,27 @@ impl TextReader {
         TextReader {
             current: None,
             queued: VecDeque::new(),
-            buf: Vec::new(),
             per_poll,
         }
     }
 
     fn open(&mut self, split: FileSplit) -> Result<()> {
-        let file = File::open(&split.path)
+        let mut file = File::open(&split.path)
             .map_err(|e| Error::io(format!("cannot open {}", split.path.display()), e))?;
-        let mut reader = BufReader::with_capacity(256 << 10, file);
-        let mut pos = split.start;
         if split.start > 0 {
-            // Skip the line that started before this split; it belongs to the previous one.
-            reader
-                .seek(SeekFrom::Start(split.start - 1))
+            // From the byte before the split: the line holding it belongs to the previous split.
+            file.seek(SeekFrom::Start(split.start - 1))
                 .map_err(|e| Error::io(format!("cannot seek in {}", split.path.display()), e))?;
-            self.buf.clear();
-            let n = crate::lines::read_line(&mut reader, &mut self.buf)
-                .map_err(|e| Error::io(format!("cannot read {}", split.path.display()), e))?;
-            pos = split.start - 1 + n as u64;
         }
+        let lines = SplitLineReader::new(
+            Box::new(file),
+            split.start,
+            split.end,
+            split.path.display().to_string(),
+        )?;
         self.current = Some(OpenSplit {
             path: split.path,
-            reader,
-            pos,
-            end: split.end,
+            lines,
         });
         Ok(())
     }
@@ -200,11 +194,11 @@ impl SourceReader<String, FileSplit> for TextReader {
         let current = self
             .current
             .as_ref()
-            .filter(|s| s.pos < s.end)
+            .filter(|s| s.lines.position() < s.lines.end())
             .map(|s| FileSplit {
                 path: s.path.clone(),
-                start: s.pos,
-                end: s.end,
+                start: s.lines.position(),
+                end: s.lines.end(),
             });
         Ok(current.into_iter().chain(self.queued.iter().cloned()).collect())
     }
@@ -220,31 +214,11 @@ impl SourceReader<String, FileSplit> for TextReader {
             return Ok(ReadStatus::NeedSplit);
         };
         for _ in 0..self.per_poll {
-            if s.pos >= s.end {
-                self.current = None;
-                return Ok(ReadStatus::MoreAvailable);
-            }
-            self.buf.clear();
-            let n = crate::lines::read_line(&mut s.reader, &mut self.buf)
-                .map_err(|e| Error::io(format!("cannot read {}", s.path.display()), e))?;
-            if n == 0 {
-                self.current = None;
-                return Ok(ReadStatus::MoreAvailable);
-            }
-            let line_start = s.pos;
-            s.pos += n as u64;
-            let mut line: &[u8] = &self.buf;
-            if let Some(rest) = line.strip_suffix(b"\n") {
-                line = rest.strip_suffix(b"\r").unwrap_or(rest);
-            }
-            match std::str::from_utf8(line) {
-                Ok(text) => out.collect(text.to_owned()),
-                Err(e) => {
-                    return Err(Error::Other(format!(
-                        "{}: invalid UTF-8 in the line starting at byte offset {line_start} (byte {} of the line)",
-                        s.path.display(),
-                        e.valid_up_to()
-                    )))
+            match s.lines.next_line()? {
+                Some(line) => out.collect(line.to_owned()),
+                None => {
+                    self.current = None;
+                    return Ok(ReadStatus::MoreAvailable);
                 }
             }
         }

@@ -1,12 +1,14 @@
 //! The lines of one split. A line belongs to the split holding its first byte: a split that
 //! starts inside a line skips to the next line start, and the last line of a split is read to its
-//! end even past the split's end (into the next block). The same rule as the local text source,
-//! over any `Read`, so it holds on HDFS where a line crosses a block boundary.
+//! end even past the split's end (into the next block). Over any `Read`: the HDFS and the local
+//! text sources (and the CSV sources) read their lines with it. A line inside the 1 MiB read
+//! buffer is validated and returned where it lies; only a line crossing the buffer's end is
+//! copied once more.
 
 use crate::hdfs::split::FsSplit;
 use spate_fs::FileSystem;
 use spate_runtime::{Error, Result};
-use std::io::{BufReader, Read};
+use std::io::{BufRead as _, BufReader, Read};
 
 /// Read buffer: large, so each HDFS packet is copied once and calls are few.
 const READ_BUFFER: usize = 1 << 20;
@@ -19,6 +21,8 @@ pub struct SplitLineReader {
     end: u64,
     name: String,
     buf: Vec<u8>,
+    /// Bytes of the read buffer still to consume: the last line returned straight from it.
+    pending: usize,
     /// The line break that ended the last line returned.
     line_break: &'static str,
 }
@@ -41,6 +45,7 @@ impl SplitLineReader {
             end,
             name,
             buf: Vec::new(),
+            pending: 0,
             line_break: "",
         };
         if start > 0 {
@@ -60,6 +65,11 @@ impl SplitLineReader {
         Ok(n)
     }
 
+    /// The end of the split: the first line starting at or after it is not the split's.
+    pub fn end(&self) -> u64 {
+        self.end
+    }
+
     /// The file offset of the next unread byte: where the next line starts.
     pub fn position(&self) -> u64 {
         self.pos
@@ -77,10 +87,29 @@ impl SplitLineReader {
             return Ok(None);
         }
         let line_start = self.pos;
-        if self.read_raw_line()? == 0 {
-            return Ok(None);
-        }
-        let mut line: &[u8] = &self.buf;
+        // A line inside the read buffer is returned from there (consumed on the next call); one
+        // that crosses the buffer's end is gathered in `buf`.
+        self.reader.consume(std::mem::take(&mut self.pending));
+        let newline = loop {
+            match self.reader.fill_buf() {
+                Ok(b) => break memchr::memchr(b'\n', b),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io(format!("cannot read {}", self.name), e)),
+            }
+        };
+        let mut line: &[u8] = match newline {
+            Some(i) => {
+                self.pending = i + 1;
+                self.pos += (i + 1) as u64;
+                &self.reader.buffer()[..=i]
+            }
+            None => {
+                if self.read_raw_line()? == 0 {
+                    return Ok(None);
+                }
+                &self.buf
+            }
+        };
         self.line_break = "";
         if let Some(rest) = line.strip_suffix(b"\n") {
             self.line_break = "\n";
