@@ -165,6 +165,8 @@ pub(crate) fn run(args: &RunArgs) -> Result<ExitCode> {
 /// `-t yarn-per-job`: a YARN application whose ApplicationMaster starts the TaskManagers the job
 /// needs once it is submitted (its slots, on the hosts of its input).
 fn deploy_per_job(conf: &Configuration, args: &RunArgs) -> Result<crate::yarn_session::Deployed> {
+    // A job binary that cannot start fails here, before an application is submitted.
+    job_binary(args)?;
     let slots = conf.get_opt(&keys::TASK_SLOTS).unwrap_or(1).max(1);
     let shape = crate::yarn_session::Shape {
         taskmanagers: 0,
