@@ -8,6 +8,7 @@
 //! Checkpoints: a reader's split in a checkpoint starts at the next unread line (the byte after
 //! the last line emitted), so the same rule makes a restored reader go on with exactly that line.
 
+use crate::hdfs::line_reader::SplitLineReader;
 use serde::{Deserialize, Serialize};
 use spate_runtime::source::{
     Boundedness, QueueEnumerator, ReadStatus, Source, SourceReader, SplitEnumerator,
@@ -15,7 +16,6 @@ use spate_runtime::source::{
 use spate_runtime::{Collector, Error, Result, TaskContext};
 use std::collections::VecDeque;
 use std::fs::File;
-use crate::hdfs::line_reader::SplitLineReader;
 use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
