@@ -893,3 +893,54 @@ fn a_per_job_streaming_run_resumes_from_its_latest_checkpoint_after_the_applicat
     spate_e2e::assert_same_event_windows_output(&reference, &output);
     assert_eq!(status_field(h, &app, "Final-State"), "SUCCEEDED");
 }
+
+#[test]
+fn a_per_job_attempt_that_cannot_recover_its_job_fails_saying_so() {
+    let Some(h) = hadoop("a_per_job_attempt_that_cannot_recover_its_job_fails_saying_so") else {
+        return;
+    };
+    let _yarn = crate::fixture::yarn_shared();
+    home(h);
+    let dir = tempfile::tempdir().unwrap();
+    let props = dir.path().join("yarn-properties");
+    let job = binary("examples/streaming_wordcount");
+    let mut args = vec![
+        "run",
+        "-t",
+        "yarn-per-job",
+        "-D",
+        "yarn.application-attempts=2",
+        "-D",
+        "yarn.application.start-timeout=20s",
+    ];
+    args.extend(SMALL);
+    args.extend([job.to_str().unwrap(), "--parallelism", "1"]);
+    let run = PerJob::start(&props, &args);
+    let (app, rest) = wait_for("the JobManager's address", Duration::from_secs(120), || {
+        let e = run.stderr.lock().unwrap().clone();
+        let rest = e.lines().find_map(rest_address)?;
+        Some((app_of(&e), rest))
+    });
+    wait_for("the job to run", Duration::from_secs(120), || {
+        try_get(&rest, "/jobs/overview")?
+            .contains("RUNNING")
+            .then_some(())
+    });
+    // The job's record goes; the next attempt has nothing to recover.
+    let store = format!("/user/{}/.spate/{app}/jobs", yarn_user());
+    h.cli(&["fs", "-rm", "-r", "-f", &store]);
+    let (pid, _) = container_processes(&app)
+        .into_iter()
+        .find(|(_, c)| c.starts_with("./spate yarn-am "))
+        .unwrap_or_else(|| panic!("no ApplicationMaster process of {app}"));
+    assert!(Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let (ok, stdout, stderr, _) = run.wait();
+    assert!(!ok, "stdout: {stdout}\nstderr: {stderr}");
+    assert_eq!(status_field(h, &app, "Final-State"), "FAILED");
+    let diagnostics = h.cli(&["application", "-status", &app]);
+    assert!(diagnostics.contains("has no job"), "{diagnostics}");
+}

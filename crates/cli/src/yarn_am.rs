@@ -219,6 +219,7 @@ pub(crate) fn yarn_am(args: &YarnAmArgs) -> Result<()> {
         releases: Vec::new(),
         failed: 0,
         start_timeout: conf.get(&keys::YARN_APPLICATION_START_TIMEOUT),
+        started: std::time::Instant::now(),
         asking_since: None,
         headroom: None,
         nms: HashMap::new(),
@@ -274,6 +275,8 @@ struct Session<'a> {
     /// Per-job: how long the job's containers may stay outstanding before the application fails
     /// (`yarn.application.start-timeout`).
     start_timeout: Duration,
+    /// When this ApplicationMaster started.
+    started: std::time::Instant,
     /// Since when containers have been outstanding.
     asking_since: Option<std::time::Instant>,
     /// What the ResourceManager last said the application may still get.
@@ -530,7 +533,20 @@ impl Session<'_> {
         if !self.per_job {
             return None;
         }
-        let job = self.handle.jobs().into_iter().next()?;
+        let Some(job) = self.handle.jobs().into_iter().next() else {
+            // No job: the client did not submit it, or a new attempt could not recover it.
+            if self.started.elapsed() > self.start_timeout {
+                return Some((
+                    FinalStatus::Failed,
+                    format!(
+                        "the per-job application has no job {:?} after the ApplicationMaster started ({}): the job was not submitted, or this attempt could not recover it (see jobmanager.log)",
+                        self.start_timeout,
+                        keys::YARN_APPLICATION_START_TIMEOUT.spec.name
+                    ),
+                ));
+            }
+            return None;
+        };
         let status = match job.state.as_str() {
             "FINISHED" => FinalStatus::Succeeded,
             "FAILED" => FinalStatus::Failed,
