@@ -92,7 +92,7 @@ impl Restarts {
 /// Cluster-wide settings of the JobManager, overridden by the job's own.
 fn effective_config(jm: &JobManager, job: &JobEntry) -> spate_common::config::Configuration {
     let mut conf = jm.config.clone();
-    conf.merge(&job.config);
+    conf.merge(&job.spec.config);
     conf
 }
 
@@ -109,24 +109,24 @@ fn state_name(state: pb::TaskState, live: &'static str) -> &'static str {
 fn set_state(job: &JobEntry, state: &str) {
     let mut rt = job.lock();
     if rt.state != state {
-        info!(job = %job.name, id = %job.id, "job switched to {state}");
+        info!(job = %job.spec.name, id = %job.spec.id, "job switched to {state}");
         rt.state = state.to_string();
     }
 }
 
 /// Runs the job to its end.
 pub(crate) async fn drive(jm: Arc<JobManager>, job: Arc<JobEntry>, mut events: UnboundedReceiver<JobEvent>) {
-    let fingerprint = match crate::fingerprint(&job.graph) {
+    let fingerprint = match crate::fingerprint(&job.spec.graph) {
         Ok(f) => f,
         Err(e) => return finish(&jm, &job, "FAILED", Some(format!("{e:#}"))).await,
     };
     let start = {
         let (binary, args, lines, dir, cwd) = (
-            job.binary.clone(),
-            job.args.clone(),
-            job.config_lines.clone(),
+            job.spec.binary.clone(),
+            job.spec.args.clone(),
+            job.spec.config_lines.clone(),
             job.dir.clone(),
-            job.working_dir.clone(),
+            job.spec.working_dir.clone(),
         );
         tokio::task::spawn_blocking(move || {
             CoordinatorProcess::start(&binary, &args, &lines, &dir, &cwd, &fingerprint)
@@ -150,14 +150,14 @@ pub(crate) async fn drive(jm: Arc<JobManager>, job: Arc<JobEntry>, mut events: U
     let config = effective_config(&jm, &job);
     let restarts = Restarts::of(&config);
     // Checkpoints (streaming jobs), and the savepoint the job starts from.
-    let mut checkpoints = match job.mode {
+    let mut checkpoints = match job.spec.mode {
         ExecutionMode::Streaming => match CheckpointConfig::from_config(&config).and_then(|c| {
             c.map(|c| {
                 CheckpointCoordinator::new(
                     c,
-                    &job.id,
+                    &job.spec.id,
                     config.get(&keys::MAX_PARALLELISM) as u32,
-                    spate_runtime::checkpoint::vertex_specs(&job.graph),
+                    spate_runtime::checkpoint::vertex_specs(&job.spec.graph),
                 )
             })
             .transpose()
@@ -212,7 +212,7 @@ pub(crate) async fn drive(jm: Arc<JobManager>, job: Arc<JobEntry>, mut events: U
         };
         if let (Some(c), Some(dir)) = (&mut checkpoints, &restore) {
             c.coordinator.set_restored(dir);
-            info!(job = %job.name, attempt, "restoring from {dir}");
+            info!(job = %job.spec.name, attempt, "restoring from {dir}");
         }
         let result = run_attempt(
             &jm,
@@ -240,7 +240,7 @@ pub(crate) async fn drive(jm: Arc<JobManager>, job: Arc<JobEntry>, mut events: U
                 let n = job.lock().restarts + 1;
                 match restarts.next(n) {
                     Some(delay) if !msg.starts_with(NO_RESTART) => {
-                        warn!(job = %job.name, "attempt {attempt} failed: {msg}; restart {n} in {delay:?}");
+                        warn!(job = %job.spec.name, "attempt {attempt} failed: {msg}; restart {n} in {delay:?}");
                         {
                             let mut rt = job.lock();
                             rt.restarts = n;
@@ -305,7 +305,7 @@ pub(crate) async fn drive(jm: Arc<JobManager>, job: Arc<JobEntry>, mut events: U
         (Outcome::Stopped, _) => finish(&jm, &job, "FINISHED", None).await,
         (Outcome::Failed(msg), c) => {
             if let Err(e) = c {
-                warn!(job = %job.name, "cannot clean up the output: {e}");
+                warn!(job = %job.spec.name, "cannot clean up the output: {e}");
             }
             finish(&jm, &job, "FAILED", Some(msg)).await
         }
@@ -324,7 +324,7 @@ async fn finish(jm: &JobManager, job: &JobEntry, state: &str, failure: Option<St
     }
     let (workers, coordinator) = {
         let mut rt = job.lock();
-        rt.final_totals = Some(totals_of(&job.graph, &rt));
+        rt.final_totals = Some(totals_of(&job.spec.graph, &rt));
         if failure.is_some() {
             rt.failure = failure.clone();
         } else if state == "FINISHED" {
@@ -345,7 +345,7 @@ async fn finish(jm: &JobManager, job: &JobEntry, state: &str, failure: Option<St
             if let Some(c) = &t.commands {
                 let _ = c.send(Ok(pb::TaskManagerCommand {
                     command: Some(pb::task_manager_command::Command::StopWorker(pb::StopWorker {
-                        job_id: job.id.clone(),
+                        job_id: job.spec.id.clone(),
                     })),
                 }));
             }
@@ -355,11 +355,11 @@ async fn finish(jm: &JobManager, job: &JobEntry, state: &str, failure: Option<St
         let _ = tokio::task::spawn_blocking(move || drop(c)).await;
     }
     // An ended job is not run again by a later JobManager.
-    jm.unstore_job(&job.id).await;
+    jm.unstore_job(&job.spec.id).await;
     match &failure {
-        Some(f) => error!(job = %job.name, id = %job.id, "job {state}: {f}"),
+        Some(f) => error!(job = %job.spec.name, id = %job.spec.id, "job {state}: {f}"),
         None => {
-            info!(job = %job.name, id = %job.id, seconds = job.duration_ms() as f64 / 1000.0, "job {state}")
+            info!(job = %job.spec.name, id = %job.spec.id, seconds = job.duration_ms() as f64 / 1000.0, "job {state}")
         }
     }
     set_state(job, state);
@@ -451,9 +451,9 @@ async fn run_attempt(
         };
 
     // Slots.
-    let graph = &job.graph;
+    let graph = &job.spec.graph;
     let max_p = graph.vertices.iter().map(|v| v.parallelism).max().unwrap_or(1);
-    let min_slots = match job.mode {
+    let min_slots = match job.spec.mode {
         ExecutionMode::Streaming => max_p,
         ExecutionMode::Batch => 1,
     };
@@ -508,11 +508,11 @@ async fn run_on_slots(
         slots,
         restore,
     } = at;
-    let graph = &job.graph;
+    let graph = &job.spec.graph;
     let n = slots.len() as u32;
     let slot_of = |j: u32| j % n;
     let involved: HashSet<String> = slots.iter().cloned().collect();
-    info!(job = %job.name, attempt, slots = n, taskmanagers = involved.len(), "scheduling");
+    info!(job = %job.spec.name, attempt, slots = n, taskmanagers = involved.len(), "scheduling");
 
     // Workers: start one on every involved TaskManager that has none.
     let mut pending: HashSet<String> = HashSet::new();
@@ -531,11 +531,11 @@ async fn run_on_slots(
             };
             let _ = commands.send(Ok(pb::TaskManagerCommand {
                 command: Some(pb::task_manager_command::Command::StartWorker(pb::StartWorker {
-                    job_id: job.id.clone(),
-                    binary_sha256: job.sha256.clone(),
-                    args: job.args.clone(),
-                    config: job.config_lines.clone(),
-                    working_dir: job.working_dir.clone(),
+                    job_id: job.spec.id.clone(),
+                    binary_sha256: job.spec.sha256.clone(),
+                    args: job.spec.args.clone(),
+                    config: job.spec.config_lines.clone(),
+                    working_dir: job.spec.working_dir.clone(),
                 })),
             }));
             pending.insert(tm.clone());
@@ -647,7 +647,7 @@ async fn run_on_slots(
         // Deploy what may run.
         let mut still = Vec::new();
         for (v, j) in waiting.drain(..) {
-            let ready = match job.mode {
+            let ready = match job.spec.mode {
                 ExecutionMode::Streaming => true,
                 ExecutionMode::Batch => {
                     let inputs_done = graph.edges.iter().filter(|e| e.target.0 == v).all(|e| {
@@ -657,7 +657,7 @@ async fn run_on_slots(
                 }
             };
             if ready {
-                if job.mode == ExecutionMode::Batch {
+                if job.spec.mode == ExecutionMode::Batch {
                     busy_slots.insert(slot_of(j), (v, j));
                 }
                 deployed.insert((v, j));
@@ -724,7 +724,7 @@ async fn run_on_slots(
                         continue;
                     }
                     Err(e) => {
-                        warn!(job = %job.name, checkpoint, "checkpoint failed: {e}");
+                        warn!(job = %job.spec.name, checkpoint, "checkpoint failed: {e}");
                         answer_aborted_savepoints(c);
                         continue;
                     }
@@ -748,7 +748,7 @@ async fn run_on_slots(
                     let target = format!(
                         "{}/savepoint-{}-{checkpoint}",
                         target.trim_end_matches('/'),
-                        &job.id[..job.id.len().min(8)]
+                        &job.spec.id[..job.spec.id.len().min(8)]
                     );
                     let src = done_ckpt.dir.clone();
                     let copied = tokio::task::spawn_blocking(move || {
@@ -762,7 +762,7 @@ async fn run_on_slots(
                     };
                     let ok = result.is_ok();
                     if let Ok(p) = &result {
-                        info!(job = %job.name, "savepoint written to {p}");
+                        info!(job = %job.spec.name, "savepoint written to {p}");
                     }
                     let _ = reply.send(result);
                     if ok && stop {
@@ -813,7 +813,9 @@ async fn run_on_slots(
                             busy_slots.remove(&slot_of(key.1));
                         }
                     }
-                    pb::TaskState::Failed if job.mode == ExecutionMode::Batch && deployed.contains(&key) => {
+                    pb::TaskState::Failed
+                        if job.spec.mode == ExecutionMode::Batch && deployed.contains(&key) =>
+                    {
                         // Batch failover: the subtask's input partition is still there and nothing
                         // downstream has started, so only this subtask runs again (its new run
                         // voids what the failed one wrote). The restart strategy decides whether.
@@ -822,7 +824,7 @@ async fn run_on_slots(
                             break Outcome::Failed(failure);
                         };
                         job.record_failure(&failure);
-                        warn!(job = %job.name, "{failure}; running subtask {} of vertex {} again in {delay:?} (restart {n})", key.1 + 1, key.0);
+                        warn!(job = %job.spec.name, "{failure}; running subtask {} of vertex {} again in {delay:?} (restart {n})", key.1 + 1, key.0);
                         {
                             let mut rt = job.lock();
                             rt.restarts = n;
@@ -904,7 +906,7 @@ async fn run_on_slots(
         }
         match tokio::time::timeout_at(deadline, events.recv()).await {
             Err(_) => {
-                warn!(job = %job.name, "{} subtasks did not stop within {CANCEL_TIMEOUT:?}", remaining.len());
+                warn!(job = %job.spec.name, "{} subtasks did not stop within {CANCEL_TIMEOUT:?}", remaining.len());
                 break;
             }
             Ok(None) => break,

@@ -20,7 +20,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// Version of the record format.
-const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 1;
 /// Largest record read back (a job graph is a few kB to a few MB).
 const MAX_RECORD: u64 = 64 << 20;
 const RECORD_PREFIX: &str = "job-";

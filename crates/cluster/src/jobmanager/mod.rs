@@ -144,18 +144,9 @@ pub(crate) struct JobRuntime {
 /// A job the JobManager knows.
 #[derive(Debug)]
 pub(crate) struct JobEntry {
-    pub id: String,
-    pub name: String,
-    pub mode: ExecutionMode,
-    pub graph: JobGraph,
-    pub config: Configuration,
-    pub config_lines: String,
-    pub args: Vec<String>,
-    pub working_dir: String,
-    pub sha256: String,
-    pub binary: PathBuf,
+    /// What the job is (as submitted, or as the job store kept it).
+    pub spec: JobSpec,
     pub dir: PathBuf,
-    pub submitted_ms: u64,
     pub submitted_at: Instant,
     pub events: mpsc::UnboundedSender<JobEvent>,
     pub rt: Mutex<JobRuntime>,
@@ -182,7 +173,7 @@ impl JobEntry {
     pub fn duration_ms(&self) -> u64 {
         let rt = self.lock();
         match rt.end_ms {
-            Some(end) => end.saturating_sub(self.submitted_ms),
+            Some(end) => end.saturating_sub(self.spec.submitted_ms),
             None => self.submitted_at.elapsed().as_millis() as u64,
         }
     }
@@ -193,7 +184,7 @@ impl JobEntry {
         if let Some(t) = &rt.final_totals {
             return t.clone();
         }
-        totals_of(&self.graph, &rt)
+        totals_of(&self.spec.graph, &rt)
     }
 }
 
@@ -245,7 +236,8 @@ pub struct JobManager {
 }
 
 /// What a job is made of, from a submission or from the job store.
-pub(crate) struct NewJob {
+#[derive(Debug)]
+pub(crate) struct JobSpec {
     pub id: String,
     pub name: String,
     pub mode: ExecutionMode,
@@ -259,11 +251,11 @@ pub(crate) struct NewJob {
     pub submitted_ms: u64,
 }
 
-impl NewJob {
+impl JobSpec {
     /// The job as the job store keeps it.
     fn record(&self, binary_size: u64) -> job_store::JobRecord {
         job_store::JobRecord {
-            format: 1,
+            format: job_store::FORMAT,
             id: self.id.clone(),
             name: self.name.clone(),
             mode: mode_name(self.mode).to_string(),
@@ -354,23 +346,13 @@ impl JobManager {
     }
 
     /// Adds a job and starts its driver.
-    pub(crate) fn start_job(self: &Arc<Self>, new: NewJob) -> std::io::Result<Arc<JobEntry>> {
-        let dir = self.blob_dir.join(&new.id);
+    pub(crate) fn start_job(self: &Arc<Self>, spec: JobSpec) -> std::io::Result<Arc<JobEntry>> {
+        let dir = self.blob_dir.join(&spec.id);
         std::fs::create_dir_all(&dir)?;
         let (events, rx) = mpsc::unbounded_channel();
         let job = Arc::new(JobEntry {
-            id: new.id,
-            name: new.name,
-            mode: new.mode,
-            graph: new.graph,
-            config: new.config,
-            config_lines: new.config_lines,
-            args: new.args,
-            working_dir: new.working_dir,
-            sha256: new.sha256,
-            binary: new.binary,
+            spec,
             dir,
-            submitted_ms: new.submitted_ms,
             submitted_at: Instant::now(),
             events,
             rt: Mutex::new(JobRuntime {
@@ -378,7 +360,7 @@ impl JobManager {
                 ..Default::default()
             }),
         });
-        self.jobs().insert(job.id.clone(), job.clone());
+        self.jobs().insert(job.spec.id.clone(), job.clone());
         tokio::spawn(driver::drive(self.clone(), job.clone(), rx));
         Ok(job)
     }
@@ -430,7 +412,7 @@ impl JobManager {
                 .map_err(|e| e.to_string())??;
         }
         info!(job = %record.name, id = %record.id, store = %store.dir(), "recovered a job from the job store; it runs again from its latest checkpoint, if it has one");
-        self.start_job(NewJob {
+        self.start_job(JobSpec {
             id: record.id,
             name: record.name,
             mode,
@@ -448,7 +430,7 @@ impl JobManager {
     }
 
     /// Stores a job being submitted (when there is a job store).
-    pub(crate) async fn store_job(&self, new: &NewJob) -> Result<(), String> {
+    pub(crate) async fn store_job(&self, new: &JobSpec) -> Result<(), String> {
         let Some(store) = self.job_store.clone() else {
             return Ok(());
         };

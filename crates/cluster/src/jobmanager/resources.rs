@@ -114,7 +114,8 @@ impl JobManagerHandle {
             let wanted = if held > 0 {
                 held
             } else {
-                job.graph
+                job.spec
+                    .graph
                     .vertices
                     .iter()
                     .map(|v| v.parallelism)
@@ -156,8 +157,8 @@ impl JobManagerHandle {
             .map(|j| {
                 let rt = j.lock();
                 JobSummary {
-                    id: j.id.clone(),
-                    name: j.name.clone(),
+                    id: j.spec.id.clone(),
+                    name: j.spec.name.clone(),
                     state: rt.state.clone(),
                     failure: rt.failure.clone(),
                 }
@@ -260,7 +261,7 @@ impl JobManager {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{JobEntry, JobRuntime};
+    use super::super::{JobEntry, JobRuntime, JobSpec};
     use super::*;
     use spate_graph::{ExecutionMode, JobGraph, JobVertex};
 
@@ -292,21 +293,23 @@ mod tests {
         };
         let (events, _) = tokio::sync::mpsc::unbounded_channel();
         let job = JobEntry {
-            id: id.into(),
-            name: id.into(),
-            mode: ExecutionMode::Batch,
-            graph: JobGraph {
-                vertices: vec![vertex],
-                edges: Vec::new(),
+            spec: JobSpec {
+                id: id.into(),
+                name: id.into(),
+                mode: ExecutionMode::Batch,
+                graph: JobGraph {
+                    vertices: vec![vertex],
+                    edges: Vec::new(),
+                },
+                config: Default::default(),
+                config_lines: String::new(),
+                args: Vec::new(),
+                working_dir: String::new(),
+                sha256: String::new(),
+                binary: Default::default(),
+                submitted_ms: 0,
             },
-            config: Default::default(),
-            config_lines: String::new(),
-            args: Vec::new(),
-            working_dir: String::new(),
-            sha256: String::new(),
-            binary: Default::default(),
             dir: Default::default(),
-            submitted_ms: 0,
             submitted_at: Instant::now(),
             events,
             rt: Mutex::new(JobRuntime {

@@ -49,16 +49,16 @@ fn end_time(job: &JobEntry) -> i64 {
 
 fn overview_of(job: &JobEntry) -> JobOverview {
     let rt = job.lock();
-    let total: u32 = job.graph.vertices.iter().map(|v| v.parallelism).sum();
+    let total: u32 = job.spec.graph.vertices.iter().map(|v| v.parallelism).sum();
     let mut tasks = counts(rt.tasks.values().map(|t| t.state.as_str()));
     tasks.created += total.saturating_sub(tasks.total);
     tasks.total = total;
     drop(rt);
     JobOverview {
-        jid: job.id.clone(),
-        name: job.name.clone(),
+        jid: job.spec.id.clone(),
+        name: job.spec.name.clone(),
         state: job.state(),
-        start_time: job.submitted_ms as i64,
+        start_time: job.spec.submitted_ms as i64,
         end_time: end_time(job),
         duration: job.duration_ms() as i64,
         tasks,
@@ -139,7 +139,7 @@ impl RestBackend for Backend {
         let rt = job.lock();
         let mut vertices = Vec::new();
         let mut nodes = Vec::new();
-        for v in &job.graph.vertices {
+        for v in &job.spec.graph.vertices {
             let head = v.head().0;
             let tails: Vec<u32> = v
                 .operators
@@ -219,6 +219,7 @@ impl RestBackend for Backend {
                 description: v.name.clone(),
                 parallelism: v.parallelism,
                 inputs: job
+                    .spec
                     .graph
                     .inputs_of(v.id)
                     .map(|e| PlanInput {
@@ -251,8 +252,8 @@ impl RestBackend for Backend {
         });
         drop(rt);
         Some(JobDetails {
-            jid: job.id.clone(),
-            name: job.name.clone(),
+            jid: job.spec.id.clone(),
+            name: job.spec.name.clone(),
             state: overview.state,
             start_time: overview.start_time,
             end_time: overview.end_time,
@@ -263,8 +264,8 @@ impl RestBackend for Backend {
             exceptions,
             vertices,
             plan: Plan {
-                jid: job.id.clone(),
-                name: job.name.clone(),
+                jid: job.spec.id.clone(),
+                name: job.spec.name.clone(),
                 nodes,
             },
             splits,
@@ -283,7 +284,7 @@ impl RestBackend for Backend {
     ) -> Result<tokio::sync::oneshot::Receiver<Result<String, String>>, String> {
         let job = self.0.job(id).ok_or_else(|| format!("no job {id}"))?;
         let mut conf = self.0.config.clone();
-        conf.merge(&job.config);
+        conf.merge(&job.spec.config);
         let dir = dir
             .filter(|d| !d.trim().is_empty())
             .or_else(|| conf.get_opt(&spate_common::config::keys::SAVEPOINTS_DIR))

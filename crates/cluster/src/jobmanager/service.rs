@@ -35,8 +35,8 @@ fn job_info(job: &JobEntry) -> pb::JobInfo {
         )
     };
     pb::JobInfo {
-        job_id: job.id.clone(),
-        name: job.name.clone(),
+        job_id: job.spec.id.clone(),
+        name: job.spec.name.clone(),
         state,
         failure,
         duration_ms: job.duration_ms(),
@@ -213,7 +213,7 @@ impl pb::job_manager_server::JobManager for Service {
             std::fs::set_permissions(&part, std::fs::Permissions::from_mode(0o755)).map_err(blob)?;
             std::fs::rename(&part, &binary).map_err(blob)?;
         }
-        let new = super::NewJob {
+        let new = super::JobSpec {
             id: job_id.clone(),
             name: header.name,
             mode,
@@ -234,7 +234,7 @@ impl pb::job_manager_server::JobManager for Service {
             ))
         })?;
         let job = self.0.start_job(new).map_err(blob)?;
-        info!(job = %job.name, id = %job_id, mode = ?mode, vertices = job.graph.vertices.len(), "job submitted");
+        info!(job = %job.spec.name, id = %job_id, mode = ?mode, vertices = job.spec.graph.vertices.len(), "job submitted");
         Ok(Response::new(pb::SubmitJobResponse { job_id }))
     }
 
@@ -277,7 +277,7 @@ impl pb::job_manager_server::JobManager for Service {
             .0
             .job(&id)
             .ok_or_else(|| Status::not_found(format!("no job {id}")))?;
-        let mut file = tokio::fs::File::open(&job.binary)
+        let mut file = tokio::fs::File::open(&job.spec.binary)
             .await
             .map_err(|e| Status::internal(format!("blob store: {e}")))?;
         // Streamed from the file a few chunks ahead of the network, never whole in memory.
@@ -317,7 +317,7 @@ impl pb::job_manager_server::JobManager for Service {
             .0
             .job(&r.job_id)
             .ok_or_else(|| Status::not_found(format!("no job {}", r.job_id)))?;
-        let expected = crate::fingerprint(&job.graph).map_err(|e| Status::internal(e.to_string()))?;
+        let expected = crate::fingerprint(&job.spec.graph).map_err(|e| Status::internal(e.to_string()))?;
         if r.graph_fingerprint != expected {
             let msg = "the job binary built a different job graph on a TaskManager than when it was submitted: a job must build its pipeline deterministically from its arguments and configuration";
             let _ = job.events.send(JobEvent::WorkerGone {
