@@ -55,26 +55,11 @@ fn completed_checkpoints(cluster: &Cluster, id: &str) -> u64 {
         .unwrap_or(0)
 }
 
-#[test]
-fn killing_taskmanagers_during_a_checkpointed_streaming_job_loses_and_duplicates_nothing() {
-    let mut cluster = Cluster::start_with(
-        3,
-        2,
-        &[
-            "restart-strategy.type=fixed-delay",
-            "restart-strategy.fixed-delay.attempts=50",
-            "restart-strategy.fixed-delay.delay=200ms",
-        ],
-    );
-    let input = cluster.dir.path().join("events.csv");
-    write_events(&input, 90_000);
-    let reference = cluster.dir.path().join("reference");
-    batch_reference(&input, &reference);
-
-    let out = cluster.dir.path().join("out");
+/// Submits `event_windows` (p=2, 3000 events/s, checkpoints every 500 ms) detached; its job id.
+fn submit_checkpointed_windows(cluster: &Cluster, input: &Path, out: &Path) -> String {
     let props = checkpoint_props(cluster.dir.path());
     let mut args: Vec<&str> = props.iter().map(String::as_str).collect();
-    args.extend(["--detached"]);
+    args.push("--detached");
     let run = cluster.run(
         &args,
         &binary("examples/event_windows"),
@@ -92,7 +77,40 @@ fn killing_taskmanagers_during_a_checkpointed_streaming_job_loses_and_duplicates
         ],
     );
     assert!(run.status.success(), "{}\n{}", text(&run), cluster.logs());
-    let id = job_id_of(&String::from_utf8_lossy(&run.stdout));
+    job_id_of(&String::from_utf8_lossy(&run.stdout))
+}
+
+/// Waits until job `id` has completed `n` checkpoints (at most a minute).
+fn wait_for_checkpoints(cluster: &Cluster, id: &str, n: u64) {
+    let start = Instant::now();
+    while completed_checkpoints(cluster, id) < n {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no checkpoints\n{}",
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn killing_taskmanagers_during_a_checkpointed_streaming_job_loses_and_duplicates_nothing() {
+    let mut cluster = Cluster::start_with(
+        3,
+        2,
+        &[
+            "restart-strategy.type=fixed-delay",
+            "restart-strategy.fixed-delay.attempts=50",
+            "restart-strategy.fixed-delay.delay=200ms",
+        ],
+    );
+    let input = cluster.dir.path().join("events.csv");
+    write_events(&input, 90_000);
+    let reference = cluster.dir.path().join("reference");
+    batch_reference(&input, &reference);
+
+    let out = cluster.dir.path().join("out");
+    let id = submit_checkpointed_windows(&cluster, &input, &out);
 
     // Five kill -9 of a TaskManager at different moments, each after at least one new
     // checkpoint completed, a replacement started each time.
@@ -212,15 +230,7 @@ fn stop_with_savepoint_and_restore_at_another_parallelism() {
             break;
         }
         let id = job_id_of(&String::from_utf8_lossy(&run.stdout));
-        let start = Instant::now();
-        while completed_checkpoints(&cluster, &id) < 2 {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "no checkpoints\n{}",
-                cluster.logs()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_for_checkpoints(&cluster, &id, 2);
         let stop = Command::new(binary("spate"))
             .args([
                 "stop",
@@ -277,15 +287,7 @@ fn a_corrupt_latest_checkpoint_falls_back_to_the_previous_one() {
     let run = cluster.run(&args, &job, &first);
     assert!(run.status.success(), "{}\n{}", text(&run), cluster.logs());
     let id = job_id_of(&String::from_utf8_lossy(&run.stdout));
-    let start = Instant::now();
-    while completed_checkpoints(&cluster, &id) < 3 {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no checkpoints\n{}",
-            cluster.logs()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_checkpoints(&cluster, &id, 3);
     // Cancelled jobs keep their checkpoints.
     let cancel = Command::new(binary("spate"))
         .args(["cancel", "-m", &cluster.rest, &id])
@@ -380,36 +382,8 @@ fn a_new_jobmanager_recovers_the_running_jobs_from_their_latest_checkpoints() {
     assert!(done.status.success(), "{}\n{}", text(&done), cluster.logs());
 
     let out = cluster.dir.path().join("out");
-    let props = checkpoint_props(cluster.dir.path());
-    let mut args: Vec<&str> = props.iter().map(String::as_str).collect();
-    args.push("--detached");
-    let run = cluster.run(
-        &args,
-        &binary("examples/event_windows"),
-        &[
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-            "-p",
-            "2",
-            "--rate",
-            "3000",
-            "--out-of-orderness-ms",
-            BOUND_MS,
-        ],
-    );
-    assert!(run.status.success(), "{}\n{}", text(&run), cluster.logs());
-    let id = job_id_of(&String::from_utf8_lossy(&run.stdout));
-    let start = Instant::now();
-    while completed_checkpoints(&cluster, &id) < 3 {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no checkpoints\n{}",
-            cluster.logs()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let id = submit_checkpointed_windows(&cluster, &input, &out);
+    wait_for_checkpoints(&cluster, &id, 3);
     let (_, before) = cluster.get("/jobs/overview");
     assert!(before.contains("FINISHED"), "{before}");
 

@@ -6,7 +6,7 @@
 
 use crate::fixture::{hadoop, unique, Hadoop};
 use crate::locality::split_counts;
-use crate::yarn_session::{get, property, spate, status_field, text, yarn_user};
+use crate::yarn_session::{get, property, spate, status_field, text, yarn_user, KillSession};
 use spate_connectors::hdfs::HdfsTextSource;
 use spate_e2e::{binary, read_wordcount_output, reference_wordcount, write_corpus};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -149,6 +149,15 @@ impl PerJob {
         }
     }
 
+    /// The application id and the JobManager's REST address, once the client printed them.
+    fn addresses(&self) -> (String, String) {
+        wait_for("the JobManager's address", Duration::from_secs(120), || {
+            let e = self.stderr.lock().unwrap().clone();
+            let rest = e.lines().find_map(rest_address)?;
+            Some((app_of(&e), rest))
+        })
+    }
+
     /// Waits for the end: (exit status success, stdout, stderr, TaskManager hosts seen).
     fn wait(mut self) -> (bool, String, String, BTreeSet<String>) {
         let mut stdout = String::new();
@@ -235,6 +244,29 @@ fn container_processes(app: &str) -> Vec<(u32, String)> {
         }
     }
     out
+}
+
+/// The completed checkpoints in a `GET /jobs/{id}/checkpoints` answer (0 if it names none).
+fn completed_checkpoints(body: &str) -> u64 {
+    body.split("\"completed\":")
+        .nth(1)
+        .and_then(|s| s.split([',', '}']).next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `kill -9` of the ApplicationMaster process of `app`.
+fn kill_application_master(app: &str) {
+    let (pid, cmdline) = container_processes(app)
+        .into_iter()
+        .find(|(_, c)| c.starts_with("./spate yarn-am "))
+        .unwrap_or_else(|| panic!("no ApplicationMaster process of {app}"));
+    eprintln!("killing the ApplicationMaster {pid}: {cmdline}");
+    assert!(Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
 }
 
 /// Polls `done` every 200 ms until it returns `Some`, failing after `limit` (a generous bound
@@ -436,13 +468,7 @@ fn yarn_session_runs_jobs_in_turn_and_at_once_releases_idle_taskmanagers_and_is_
     assert!(out.status.success(), "{}", text(&out));
     let app = property(&props, "application-id");
     let rest = property(&props, "rest.address");
-    struct Kill<'a>(&'a Path, String);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = spate(self.0, &["yarn-session", "--kill", &self.1]);
-        }
-    }
-    let guard = Kill(&props, app.clone());
+    let guard = KillSession(&props, app.clone());
     assert!(get(&rest, "/overview").contains("\"taskmanagers\":0"));
 
     let input = dir.path().join("in.txt");
@@ -560,11 +586,7 @@ fn killing_the_application_master_during_a_per_job_run_still_succeeds() {
     );
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let job = PerJob::start(&props, &args);
-    let (app, rest) = wait_for("the JobManager's address", Duration::from_secs(120), || {
-        let e = job.stderr.lock().unwrap().clone();
-        let rest = e.lines().find_map(rest_address)?;
-        Some((app_of(&e), rest))
-    });
+    let (app, rest) = job.addresses();
     wait_for("a running subtask", Duration::from_secs(180), || {
         let jobs = get(&rest, "/jobs/overview");
         assert!(
@@ -575,16 +597,7 @@ fn killing_the_application_master_during_a_per_job_run_still_succeeds() {
         let body = get(&rest, &format!("/jobs/{jid}"));
         (body.contains("\"running\":1") || body.contains("\"running\":2")).then_some(())
     });
-    let (pid, cmdline) = container_processes(&app)
-        .into_iter()
-        .find(|(_, c)| c.starts_with("./spate yarn-am "))
-        .unwrap_or_else(|| panic!("no ApplicationMaster process of {app}"));
-    eprintln!("killing the ApplicationMaster {pid}: {cmdline}");
-    assert!(Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap()
-        .success());
+    kill_application_master(&app);
 
     let (ok, stdout, stderr, _) = job.wait();
     eprintln!("{stdout}\n{stderr}");
@@ -675,13 +688,7 @@ fn a_new_application_master_attempt_recovers_a_sessions_jobs_from_their_checkpoi
     assert!(out.status.success(), "{}", text(&out));
     let app = property(&props, "application-id");
     let rest = property(&props, "rest.address");
-    struct Kill<'a>(&'a Path, String);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = spate(self.0, &["yarn-session", "--kill", &self.1]);
-        }
-    }
-    let guard = Kill(&props, app.clone());
+    let guard = KillSession(&props, app.clone());
 
     let input = dir.path().join("events.csv");
     spate_e2e::write_events(&input, 45_000);
@@ -716,16 +723,7 @@ fn a_new_application_master_attempt_recovers_a_sessions_jobs_from_their_checkpoi
     assert!(run.status.success(), "{}", text(&run));
     let jid = spate_e2e::cluster::job_id_of(&String::from_utf8_lossy(&run.stdout));
     let completed = |rest: &str| -> u64 {
-        try_get(rest, &format!("/jobs/{jid}/checkpoints"))
-            .and_then(|b| {
-                b.split("\"completed\":")
-                    .nth(1)?
-                    .split([',', '}'])
-                    .next()?
-                    .parse()
-                    .ok()
-            })
-            .unwrap_or(0)
+        try_get(rest, &format!("/jobs/{jid}/checkpoints")).map_or(0, |b| completed_checkpoints(&b))
     };
     wait_for("three checkpoints", Duration::from_secs(180), || {
         let jobs = get(&rest, &format!("/jobs/{jid}"));
@@ -742,16 +740,7 @@ fn a_new_application_master_attempt_recovers_a_sessions_jobs_from_their_checkpoi
         "no checkpoints in HDFS at {checkpoints}:\n{listing}"
     );
 
-    let (pid, cmdline) = container_processes(&app)
-        .into_iter()
-        .find(|(_, c)| c.starts_with("./spate yarn-am "))
-        .unwrap_or_else(|| panic!("no ApplicationMaster process of {app}"));
-    eprintln!("killing the ApplicationMaster {pid}: {cmdline}");
-    assert!(Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap()
-        .success());
+    kill_application_master(&app);
     let killed = Instant::now();
 
     // The client finds the new attempt's JobManager, which runs the job again under its id.
@@ -837,36 +826,16 @@ fn a_per_job_streaming_run_resumes_from_its_latest_checkpoint_after_the_applicat
         spate_e2e::EVENTS_BOUND_MS,
     ]);
     let run = PerJob::start(&props, &args);
-    let (app, rest) = wait_for("the JobManager's address", Duration::from_secs(120), || {
-        let e = run.stderr.lock().unwrap().clone();
-        let rest = e.lines().find_map(rest_address)?;
-        Some((app_of(&e), rest))
-    });
+    let (app, rest) = run.addresses();
     let checkpoints = |rest: &str| -> Option<String> {
         let jobs = try_get(rest, "/jobs/overview")?;
         let jid = jobs.split("\"jid\":\"").nth(1)?.split('"').next()?.to_string();
         try_get(rest, &format!("/jobs/{jid}/checkpoints"))
     };
     wait_for("three checkpoints", Duration::from_secs(180), || {
-        let body = checkpoints(&rest)?;
-        let done: u64 = body
-            .split("\"completed\":")
-            .nth(1)?
-            .split([',', '}'])
-            .next()?
-            .parse()
-            .ok()?;
-        (done >= 3).then_some(())
+        (completed_checkpoints(&checkpoints(&rest)?) >= 3).then_some(())
     });
-    let (pid, _) = container_processes(&app)
-        .into_iter()
-        .find(|(_, c)| c.starts_with("./spate yarn-am "))
-        .unwrap_or_else(|| panic!("no ApplicationMaster process of {app}"));
-    assert!(Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap()
-        .success());
+    kill_application_master(&app);
     // The second attempt's JobManager (its address in YARN's report) restores the job.
     let rm = spate_yarn::ClientRmClient::from_env().unwrap();
     let app_id: spate_yarn::ApplicationId = app.parse().unwrap();
@@ -916,11 +885,7 @@ fn a_per_job_attempt_that_cannot_recover_its_job_fails_saying_so() {
     args.extend(SMALL);
     args.extend([job.to_str().unwrap(), "--parallelism", "1"]);
     let run = PerJob::start(&props, &args);
-    let (app, rest) = wait_for("the JobManager's address", Duration::from_secs(120), || {
-        let e = run.stderr.lock().unwrap().clone();
-        let rest = e.lines().find_map(rest_address)?;
-        Some((app_of(&e), rest))
-    });
+    let (app, rest) = run.addresses();
     wait_for("the job to run", Duration::from_secs(120), || {
         try_get(&rest, "/jobs/overview")?
             .contains("RUNNING")
@@ -929,15 +894,7 @@ fn a_per_job_attempt_that_cannot_recover_its_job_fails_saying_so() {
     // The job's record goes; the next attempt has nothing to recover.
     let store = format!("/user/{}/.spate/{app}/jobs", yarn_user());
     h.cli(&["fs", "-rm", "-r", "-f", &store]);
-    let (pid, _) = container_processes(&app)
-        .into_iter()
-        .find(|(_, c)| c.starts_with("./spate yarn-am "))
-        .unwrap_or_else(|| panic!("no ApplicationMaster process of {app}"));
-    assert!(Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap()
-        .success());
+    kill_application_master(&app);
     let (ok, stdout, stderr, _) = run.wait();
     assert!(!ok, "stdout: {stdout}\nstderr: {stderr}");
     assert_eq!(status_field(h, &app, "Final-State"), "FAILED");

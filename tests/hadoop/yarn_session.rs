@@ -32,6 +32,15 @@ pub(crate) fn spate(props: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Kills session `.1` (with the properties file `.0`) when dropped, whatever the test did.
+pub(crate) struct KillSession<'a>(pub &'a Path, pub String);
+
+impl Drop for KillSession<'_> {
+    fn drop(&mut self) {
+        let _ = spate(self.0, &["yarn-session", "--kill", &self.1]);
+    }
+}
+
 /// `key=value` of the properties file.
 pub(crate) fn property(props: &Path, key: &str) -> String {
     let text = std::fs::read_to_string(props).unwrap();
@@ -116,13 +125,7 @@ fn yarn_session_runs_wordcount_and_is_killed() {
     }
 
     // Whatever happens next, the application is killed at the end.
-    struct Kill<'a>(&'a Path, String);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = spate(self.0, &["yarn-session", "--kill", &self.1]);
-        }
-    }
-    let guard = Kill(&props, app.clone());
+    let guard = KillSession(&props, app.clone());
 
     // YARN's CLI lists it, RUNNING, of type Spate.
     let list = h.cli(&["application", "-list", "-appStates", "RUNNING"]);
